@@ -1,0 +1,3 @@
+"""CLI commands: evaluate, lm serve."""
+
+from __future__ import annotations

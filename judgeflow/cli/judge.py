@@ -1,0 +1,3 @@
+"""CLI commands: score."""
+
+from __future__ import annotations

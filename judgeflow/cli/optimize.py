@@ -1,0 +1,3 @@
+"""CLI commands: optimize."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: history, rollback."""
+
+from __future__ import annotations

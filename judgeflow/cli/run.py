@@ -1,0 +1,3 @@
+"""CLI commands: run, serve, quickstart."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: sample-data, import-trec."""
+
+from __future__ import annotations

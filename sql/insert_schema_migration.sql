@@ -1,0 +1,2 @@
+-- Mark one migration as applied.
+INSERT INTO schema_migrations (version, name) VALUES ($version, $name);
