@@ -1,0 +1,215 @@
+-- Parse staged annotation records; give each row its first failing check
+-- (NULL = clean).
+-- $paths are the JSON paths of: query, document, rating, annotation_id, doc_id, explanation,
+-- annotator, title, doc_type, modified_at, created_at, quarantine_reason, quarantine_message.
+CREATE OR REPLACE TEMP TABLE checked_annotations AS
+WITH typed AS (
+    -- try(): a record that is not JSON gets NULL types (malformed_json) instead of an error.
+    -- The path '$' put first gives the record's own type in the same parse.
+    SELECT
+        source_uri,
+        source_row,
+        record,
+        read_error,
+        read_message,
+        try(json_type(record, list_prepend('$', $paths))) AS field_types
+    FROM staged_raw
+),
+
+parsed AS (
+    SELECT
+        source_uri,
+        source_row,
+        record,
+        read_error,
+        read_message,
+        field_types[1] AS record_type,
+        field_types[2:] AS t,
+        CASE
+            WHEN field_types[1] = 'OBJECT' THEN try(json_extract_string(record, $paths))
+        END AS v
+    FROM typed
+),
+
+fields AS (
+    SELECT
+        source_uri,
+        source_row,
+        record,
+        read_error,
+        read_message,
+        record_type,
+        v[1] AS query,
+        t[1] AS query_type,
+        v[2] AS document,  -- noqa: RF04
+        t[2] AS document_type,
+        v[3] AS rating_text,
+        t[3] AS rating_type,
+        try_cast(v[3] AS DOUBLE) AS rating_number,
+        v[4] AS given_id,
+        t[4] AS id_type,
+        v[5] AS doc_id,
+        v[6] AS explanation,
+        v[7] AS annotator,
+        v[8] AS title,
+        v[9] AS doc_type,
+        v[10] AS modified_text,
+        v[11] AS created_text,
+        v[12] AS given_reason,
+        v[13] AS given_message,
+        list_has_any(t[4:11], ['OBJECT', 'ARRAY']) AS nested_optional,
+        CASE
+            WHEN regexp_matches(v[10], '(Z|[+-]\d\d:?\d\d)$')
+                THEN timezone($timezone, try_cast(v[10] AS TIMESTAMPTZ))
+            ELSE try_cast(v[10] AS TIMESTAMP)
+        END AS modified_at,
+        CASE
+            WHEN regexp_matches(v[11], '(Z|[+-]\d\d:?\d\d)$')
+                THEN timezone($timezone, try_cast(v[11] AS TIMESTAMPTZ))
+            ELSE try_cast(v[11] AS TIMESTAMP)
+        END AS created_at
+    FROM parsed
+),
+
+judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN read_error IS NOT NULL
+                THEN { 'code': read_error, 'message': read_message }
+            WHEN record_type IS NULL
+                THEN
+                    {
+                        'code': 'malformed_json',
+                        'message': format('row {} is not valid JSON', source_row)
+                    }
+            WHEN record_type <> 'OBJECT'
+                THEN
+                    {
+                        'code': 'not_an_object',
+                        'message': format(
+                            'row {} is a JSON {}, not an object', source_row, record_type
+                        )
+                    }
+            WHEN given_reason IS NOT NULL
+                THEN
+                    {
+                        'code': given_reason,
+                        'message': coalesce(given_message, 'quarantined by its source')
+                    }
+            WHEN query_type IS NULL OR query_type = 'NULL'
+                THEN { 'code': 'missing_query', 'message': 'query is missing or null' }
+            WHEN query_type <> 'VARCHAR'
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format('query must be a string, got {} {}', query_type, query)
+                    }
+            WHEN regexp_matches(query, '^[\s\p{Z}]*$')
+                THEN { 'code': 'missing_query', 'message': 'query is empty or whitespace' }
+            WHEN document_type IS NULL OR document_type = 'NULL'
+                THEN { 'code': 'missing_document', 'message': 'document is missing or null' }
+            WHEN document_type <> 'VARCHAR'
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format('document must be a string, got {}', document_type)
+                    }
+            WHEN regexp_matches(document, '^[\s\p{Z}]*$')
+                THEN { 'code': 'empty_document', 'message': 'document is empty or whitespace' }
+            WHEN length(document) > $max_document_chars
+                THEN
+                    {
+                        'code': 'document_too_long',
+                        'message': format(
+                            'document has {} characters, the limit is {} (max_document_chars)',
+                            length(document),
+                            $max_document_chars
+                        )
+                    }
+            WHEN rating_type IS NULL OR rating_type = 'NULL'
+                THEN { 'code': 'rating_missing', 'message': 'rating is missing or null' }
+            WHEN rating_type IN ('BOOLEAN', 'OBJECT', 'ARRAY')
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format(
+                            'rating must be an integer, got {} {}', rating_type, rating_text
+                        )
+                    }
+            WHEN
+                rating_number IS NULL
+                OR NOT isfinite(rating_number)
+                OR rating_number <> floor(rating_number)
+                THEN
+                    {
+                        'code': 'rating_not_integer',
+                        'message': format('rating must be an integer, got {}', rating_text)
+                    }
+            WHEN rating_number < $scale_lo OR rating_number > $scale_hi
+                THEN
+                    {
+                        'code': 'rating_out_of_range',
+                        'message': format(
+                            'rating {} is outside the scale {}-{}',
+                            rating_text,
+                            $scale_lo,
+                            $scale_hi
+                        )
+                    }
+            WHEN nested_optional
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': 'an optional text or timestamp field is an object or a list'
+                    }
+            WHEN modified_text IS NOT NULL AND modified_at IS NULL
+                THEN
+                    {
+                        'code': 'bad_timestamp',
+                        'message': format('modified_at {} is not a timestamp', modified_text)
+                    }
+            WHEN created_text IS NOT NULL AND created_at IS NULL
+                THEN
+                    {
+                        'code': 'bad_timestamp',
+                        'message': format('created_at {} is not a timestamp', created_text)
+                    }
+            WHEN created_at < $week_start OR created_at >= $week_end
+                THEN
+                    {
+                        'code': 'wrong_week',
+                        'message': format('created_at {} is outside week {}', created_text, $week)
+                    }
+        END AS failure
+    FROM fields
+)
+
+SELECT
+    judged.source_uri,
+    judged.source_row,
+    CASE WHEN judged.failure IS NOT NULL THEN judged.record END AS raw_row,
+    judged.query,
+    judged.document,
+    judged.doc_id,
+    judged.explanation,
+    judged.annotator,
+    judged.title,
+    judged.doc_type,
+    judged.modified_at,
+    judged.created_at,
+    failure.code AS reason_code,
+    failure.message,
+    try_cast(judged.rating_number AS INTEGER) AS rating,
+    coalesce(
+        judged.given_id,
+        sha256(
+            concat_ws(
+                chr(31),
+                judged.query,
+                coalesce(judged.doc_id, judged.document),
+                coalesce(judged.annotator, '')
+            )
+        )
+    ) AS annotation_id
+FROM judged;

@@ -1,0 +1,3 @@
+-- Remove one week's annotations before the week is loaded again.
+DELETE FROM annotations
+WHERE week = $week;

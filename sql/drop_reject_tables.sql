@@ -1,0 +1,2 @@
+-- Forget the previous scan's rejected lines.
+DROP TABLE IF EXISTS jf_reject_errors;

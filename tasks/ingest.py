@@ -1,0 +1,280 @@
+"""Ingest: one week's annotation and production files -> DuckDB, every row landed or quarantined.
+
+Files are staged into temp tables by DuckDB itself (tasks/sources.py), checked row by row in
+SQL (sql/create_checked_*.sql, sql/mark_*.sql), validated as a batch with Great Expectations
+(tasks/validate.py), then the week is replaced in one transaction: delete the week's rows and
+quarantine, insert the new ones. A batch failure or a crash leaves the store as it was; the
+ledger (``ingest_runs``) records every attempt, including unchanged re-runs and failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from judgeflow.config import Settings, load_settings
+from judgeflow.errors import InputError
+from judgeflow.store import open_store, sql, transaction
+from judgeflow.weeks import parse_week, week_bounds
+from tasks.sources import SourceFile, cleanup, resolve_sources, stage_files
+from tasks.split import query_key
+from tasks.validate import Validation, raise_on_problems, store_validation, validate_batch
+
+SOURCES = ("annotations", "production")
+FIELDS = {
+    "annotations": (
+        "query", "document", "rating", "annotation_id", "doc_id", "explanation", "annotator",
+        "title", "doc_type", "modified_at", "created_at", "quarantine_reason", "quarantine_message",
+    ),
+    "production": (
+        "query", "document", "sample_id", "doc_id", "seen_at", "metadata", "judge_raw_output",
+        "quarantine_reason", "quarantine_message",
+    ),
+}
+_TABLES = {"annotations": "annotations", "production": "production_samples"}
+_CHECKED = {"annotations": "checked_annotations", "production": "checked_production"}
+# DuckDB spills to <db>.tmp beyond this, keeping a 1M-row week under the 2 GB target.
+MEMORY_LIMIT = "1GB"
+# Bump when the row checks change, so a re-ingest of the same files is not skipped as unchanged.
+CHECKS_VERSION = 1
+
+
+def check_field_map(field_map: dict[str, str] | None) -> dict[str, str]:
+    """{target field: source column}; raise InputError on an unknown target or a bad name."""
+    known = set(FIELDS["annotations"]) | set(FIELDS["production"])
+    checked = {}
+    for target, column in (field_map or {}).items():
+        if target not in known:
+            raise InputError(f"--field-map target {target!r} is not a field; use one of {', '.join(sorted(known))}")
+        if not column or '"' in column or "\\" in column:
+            raise InputError(f"--field-map {target}={column!r}: the source column must be a non-empty name without quotes")
+        checked[target] = column
+    return checked
+
+
+def json_paths(source: str, field_map: dict[str, str]) -> list[str]:
+    """The JSON path of each field of ``source``, in FIELDS order, after the field map."""
+    return [f'$."{field_map.get(name, name)}"' for name in FIELDS[source]]
+
+
+def fingerprint(files: list[SourceFile], settings: Settings, field_map: dict[str, str], source: str) -> str:
+    """What decides a source's outcome: file contents and the settings the checks read."""
+    payload = {
+        "source": source,
+        "files": [f.sha256 for f in files],
+        "field_map": field_map,
+        "scale": str(settings.scale),
+        "max_document_chars": settings.max_document_chars,
+        "timezone": settings.timezone,
+        "checks": CHECKS_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _empty_counts() -> dict[str, Any]:
+    return {"read": 0, "ingested": 0, "quarantined": 0, "reasons": {}}
+
+
+def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    queries = [q for (q,) in con.execute(sql(f"select_clean_{source}_queries")).fetchall()]
+    frame = pd.DataFrame({"query": queries, "query_key": [query_key(q) for q in queries]})
+    con.register("new_query_keys", frame)
+    try:
+        con.execute("INSERT OR IGNORE INTO query_keys SELECT query, query_key FROM new_query_keys")
+    finally:
+        con.unregister("new_query_keys")
+
+
+def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: list[SourceFile],
+                 settings: Settings, field_map: dict[str, str]) -> dict[str, Any]:
+    """Stage and check one source's files; return counts per file and reasons."""
+    infos = stage_files(con, files)
+    start, end = week_bounds(week)
+    params = {
+        "paths": json_paths(source, field_map),
+        "timezone": settings.timezone,
+        "max_document_chars": settings.max_document_chars,
+        "week": week,
+        "week_start": start,
+        "week_end": end,
+    }
+    if source == "annotations":
+        params |= {"scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
+    con.execute(sql(f"create_checked_{source}"), params)
+    con.execute("DROP TABLE staged_raw")
+    _add_query_keys(con, source)
+    if source == "annotations":
+        con.execute(sql("mark_duplicate_annotation_ids"))
+        con.execute(sql("mark_duplicate_annotation_pairs"))
+        con.execute(sql("mark_annotation_ids_of_other_weeks"), {"week": week})
+    else:
+        con.execute(sql("mark_duplicate_sample_ids"))
+        con.execute(sql("mark_sample_ids_of_other_weeks"), {"week": week})
+    per_file: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for uri, code, n in con.execute(sql(f"count_checked_{source}")).fetchall():
+        per_file[uri] += n
+        if code is not None:
+            reasons[code] += n
+    for info in infos:
+        info["rows"] = per_file.get(str(info["uri"]), 0)
+    read = sum(per_file.values())
+    quarantined = sum(reasons.values())
+    return {
+        "counts": {"read": read, "ingested": read - quarantined, "quarantined": quarantined,
+                   "reasons": dict(sorted(reasons.items()))},
+        "files": infos,
+    }
+
+
+def _load(con: duckdb.DuckDBPyConnection, source: str, week: str, run_id: str) -> None:
+    con.execute(sql(f"delete_week_{_TABLES[source]}"), {"week": week})
+    con.execute(sql("delete_week_quarantine"), {"week": week, "source": source})
+    con.execute(sql(f"insert_{_TABLES[source]}"), {"week": week, "run_id": run_id})
+    con.execute(sql(f"insert_quarantined_{source}"), {"week": week, "run_id": run_id})
+
+
+def _finish(con: duckdb.DuckDBPyConnection, run_id: str, counts: dict[str, Any], status: str,
+            error: str | None = None) -> None:
+    con.execute(
+        sql("finish_ingest_run"),
+        {
+            "run_id": run_id,
+            "rows_read": counts["read"],
+            "rows_ingested": counts["ingested"] if status in ("ingested", "unchanged") else 0,
+            "rows_quarantined": counts["quarantined"] if status in ("ingested", "unchanged") else 0,
+            "reasons": json.dumps(counts["reasons"]),
+            "status": status,
+            "error": error,
+        },
+    )
+
+
+def _open_run(con: duckdb.DuckDBPyConnection, source: str, week: str, uri: str,
+              files: list[SourceFile], fp: str) -> str:
+    run_id = uuid.uuid4().hex
+    con.execute(
+        sql("insert_ingest_run"),
+        {"run_id": run_id, "week": week, "source": source, "source_uri": uri,
+         "files": json.dumps([f.ledger_entry() for f in files]), "fingerprint": fp},
+    )
+    return run_id
+
+
+def ingest_week(
+    db_path: str | Path,
+    week: str,
+    *,
+    annotations: str | Path | None = None,
+    production: str | Path | None = None,
+    settings: Settings | None = None,
+    field_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Ingest one week's sources; return {"week", "annotations", "production", "runs", "validation"}.
+
+    ``annotations`` / ``production`` are a file, a folder or an fsspec URL (either may be None).
+    Raises ValidationFailedError on a batch-level failure, leaving the store as it was.
+    """
+    week = parse_week(week)
+    settings = settings or load_settings()
+    field_map = check_field_map(field_map)
+    given = {s: src for s, src in zip(SOURCES, (annotations, production), strict=True) if src is not None}
+    if not given:
+        raise InputError("nothing to ingest: pass --annotations and/or --production")
+    summary: dict[str, Any] = {"week": week, **{s: _empty_counts() for s in SOURCES}, "runs": {}, "validation": {}}
+    resolved: dict[str, list[SourceFile]] = {}
+    started = time.perf_counter()
+    try:
+        for source, src in given.items():
+            resolved[source] = resolve_sources(src)
+        with open_store(db_path) as con:
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # a constant, not input
+            _ingest(con, week, given, resolved, settings, field_map, summary)
+    finally:
+        for files in resolved.values():
+            cleanup(files)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    week: str,
+    given: dict[str, str | Path],
+    resolved: dict[str, list[SourceFile]],
+    settings: Settings,
+    field_map: dict[str, str],
+    summary: dict[str, Any],
+) -> None:
+    """Skip unchanged sources, check and validate the others, then replace them in one transaction."""
+    runs: dict[str, str] = {}
+    todo = []
+    for source, src in given.items():
+        fp = fingerprint(resolved[source], settings, field_map, source)
+        last = con.execute(sql("select_last_ingested_run"), {"week": week, "source": source}).fetchone()
+        run_id = _open_run(con, source, week, str(src), resolved[source], fp)
+        runs[source] = run_id
+        if last and last[1] == fp:
+            counts = {"read": last[2], "ingested": last[3], "quarantined": last[4], "reasons": json.loads(last[5] or "{}")}
+            _finish(con, run_id, counts, "unchanged")
+            summary[source] = counts
+            summary["runs"][source] = {"run_id": run_id, "status": "unchanged", "same_as": last[0]}
+        else:
+            todo.append(source)
+    if not todo:
+        return
+    checked: dict[str, dict[str, Any]] = {}
+    validations: list[Validation] = []
+    try:
+        con.execute(sql("create_query_keys"))
+        for source in todo:
+            checked[source] = check_source(con, source, week, resolved[source], settings, field_map)
+            counts = checked[source]["counts"]
+            validation = validate_batch(con, source, week, settings, counts["reasons"], counts["read"])
+            validations.append(validation)
+            summary["validation"][source] = validation.results
+        raise_on_problems(validations)
+        with transaction(con):
+            for source in todo:
+                _load(con, source, week, runs[source])
+                _finish(con, runs[source], checked[source]["counts"], "ingested")
+            for validation in validations:
+                store_validation(con, runs[validation.source], week, validation)
+        con.execute("CHECKPOINT")
+    except BaseException as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for source in todo:
+            counts = checked.get(source, {}).get("counts", _empty_counts())
+            _finish(con, runs[source], counts, "failed", message)
+        for validation in validations:
+            store_validation(con, runs[validation.source], week, validation)
+        raise
+    finally:
+        for source in todo:
+            con.execute(f"DROP TABLE IF EXISTS {_CHECKED[source]}")  # fixed names, no input
+        con.execute("DROP TABLE IF EXISTS query_keys")
+    for source in todo:
+        summary[source] = checked[source]["counts"]
+        summary["runs"][source] = {"run_id": runs[source], "status": "ingested", "files": checked[source]["files"]}
+
+
+@task(name="ingest-week", cache_policy=NO_CACHE)
+def ingest_week_task(
+    db_path: str,
+    week: str,
+    annotations: str | None = None,
+    production: str | None = None,
+    field_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Ingest one week's annotation and production files into the store."""
+    return ingest_week(db_path, week, annotations=annotations, production=production, field_map=field_map)

@@ -1,0 +1,96 @@
+"""The Great Expectations suite on a checked batch: it judges the rows independently of the SQL
+checks, reports per-expectation counts, and stays correct when called from several threads.
+
+Works on hand-built ``checked_annotations`` tables, so it stays away from reading files and
+from the load transaction (test_ingest.py covers those).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from judgeflow.config import load_settings
+from judgeflow.errors import ValidationFailedError
+from tasks.validate import raise_on_problems, store_validation, validate_batch
+
+WEEK = "2026-W47"
+
+
+def make_checked(con, ratings: list[int | None], reasons: list[str | None], ids: list[str] | None = None) -> None:
+    """A checked_annotations table and its query_keys, as check_source leaves them."""
+    n = len(ratings)
+    ids = ids or [f"id-{i}" for i in range(n)]
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE checked_annotations AS
+        SELECT 'test://a' AS source_uri, i + 1 AS source_row, 'q' || i AS query, 'doc ' || i AS document,
+               'd' || i AS doc_id, 'rater' AS annotator, TIMESTAMP '2026-11-17 10:00:00' AS created_at,
+               $ratings[i + 1] AS rating, $reasons[i + 1] AS reason_code, $ids[i + 1] AS annotation_id
+        FROM range($n) t(i)
+        """,
+        {"ratings": ratings, "reasons": reasons, "ids": ids, "n": n},
+    )
+    con.execute("CREATE OR REPLACE TABLE query_keys AS SELECT 'q' || i AS query, 'k' || i AS query_key FROM range($n) t(i)", {"n": n})
+
+
+def results_by_name(validation) -> dict:
+    return {r["expectation"]: r for r in validation.results}
+
+
+def test_a_clean_batch_meets_every_expectation(con):
+    make_checked(con, [1, 2, 3, 4, 5] * 4, [None] * 20)
+    validation = validate_batch(con, "annotations", WEEK, load_settings(), {}, 20)
+    assert validation.success, validation.problems
+    assert all(r["success"] for r in validation.results)
+    assert results_by_name(validation)["rows:expect_column_values_to_be_in_set:rating"]["element_count"] == 20
+
+
+def test_rows_the_sql_checks_let_through_are_caught_by_the_suite(con):
+    make_checked(con, [1, 2, 3, 9, 4], [None] * 5, ids=["a", "b", "c", "d", "a"])
+    validation = validate_batch(con, "annotations", WEEK, load_settings(), {}, 5)
+    failed = {name: r["unexpected_count"] for name, r in results_by_name(validation).items() if not r["success"]}
+    assert failed == {
+        "rows:expect_column_values_to_be_in_set:rating": 1,
+        "rows:expect_column_values_to_be_unique:id_hash": 2,
+    }
+    with pytest.raises(ValidationFailedError, match="judgeflow bug"):
+        raise_on_problems([validation])
+
+
+def test_the_quarantine_rate_is_checked_against_the_threshold(con):
+    make_checked(con, [3] * 10, [None] * 9 + ["rating_missing"])
+    reasons = {"rating_missing": 1}
+    assert validate_batch(con, "annotations", WEEK, load_settings(quarantine_threshold=0.10), reasons, 10).success
+    strict = validate_batch(con, "annotations", WEEK, load_settings(quarantine_threshold=0.05), reasons, 10)
+    assert strict.problems == [
+        "annotations for 2026-W47: 1 of 10 rows quarantined (10.0% > quarantine_threshold 5%; "
+        "top reasons rating_missing=1); fix the source or raise quarantine_threshold"
+    ]
+
+
+def test_results_are_stored_one_row_per_expectation(con):
+    make_checked(con, [1, 2, 3], [None] * 3)
+    validation = validate_batch(con, "annotations", WEEK, load_settings(), {}, 3)
+    store_validation(con, "run-1", WEEK, validation)
+    stored = con.execute("SELECT expectation, success, element_count FROM validation_results ORDER BY expectation").fetchall()
+    assert len(stored) == len(validation.results) >= 9
+    assert ("schema:required_columns", True, 3) in stored
+
+
+def test_validations_from_several_threads_are_serialised_and_stay_correct(db_path):
+    from judgeflow.store import connect
+
+    con = connect(db_path)
+    make_checked(con, [1, 2, 3, 4, 5, 6], [None] * 6)
+    settings = load_settings()
+
+    def run(_):
+        cursor = con.cursor()
+        return validate_batch(cursor, "annotations", WEEK, settings, {}, 6).problems
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(run, range(4)))
+    con.close()
+    assert all(problems and "judgeflow bug" in problems[0] for problems in outcomes)
