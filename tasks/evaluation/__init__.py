@@ -1,0 +1,1 @@
+"""Pieces of the evaluation engine (tasks/evaluate.py): retries, the prediction cache, storage, progress."""
