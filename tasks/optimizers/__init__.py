@@ -1,0 +1,1 @@
+"""Optimizer searches behind tasks.optimize: one module per family."""
