@@ -37,6 +37,7 @@ def _register() -> None:
         publish,
         run,
         sample,
+        trec,
     )
 
 
