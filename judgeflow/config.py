@@ -42,7 +42,9 @@ class LMConfig(BaseModel):
     api_base: str | None = None
     api_key_env: str | None = None
     temperature: float = 0.0
-    max_tokens: int = 256
+    # A JSON verdict needs ~40-60 tokens; the base Gemma model echoes the prompt until the cap,
+    # so a small cap bounds the cost of a malformed answer (still counted as truncated_output).
+    max_tokens: int = 128
     timeout_s: float = 60.0
     max_retries: int = 4
     concurrency: int = 4

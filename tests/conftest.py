@@ -14,6 +14,9 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# The loopback OpenAI-compatible server fixtures (fake_llm, fake_llm_session) for every test.
+pytest_plugins = ["tests.fakes.fixtures"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

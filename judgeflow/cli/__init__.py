@@ -18,7 +18,9 @@ class _Group(click.Group):
         except (JudgeflowError, ValueError) as exc:
             # pydantic's ValidationError is a ValueError: keep its first line only.
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            raise click.ClickException(message) from exc
+            error = click.ClickException(message)
+            error.exit_code = 2
+            raise error from exc
 
 
 @click.group(cls=_Group)

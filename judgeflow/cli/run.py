@@ -103,8 +103,10 @@ def _bring_up(settings, port: int):
 @click.option("--weeks", type=int, default=3, show_default=True, help="Sample weeks to generate and run.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--annotations-per-week", type=int, default=40, show_default=True)
-@click.option("--optimizer", type=OPTIMIZERS, default="library", show_default=True)
-@click.option("--budget-calls", type=int, default=150, show_default=True)
+@click.option("--optimizer", type=OPTIMIZERS, default="bootstrap", show_default=True,
+              help="bootstrap by default: its labeled demos are what teach the base local model the JSON format.")
+@click.option("--budget-calls", type=int, default=60, show_default=True,
+              help="LM calls the optimizer may spend per week (the local model takes seconds a call).")
 @click.option("--port", type=int, default=4200, show_default=True)
 @click.option("--judge-model", default=None, help="Use this LM instead of the embedded Gemma model.")
 @click.option("--api-base", default=None, help="OpenAI-compatible base URL for --judge-model.")

@@ -36,7 +36,9 @@ class OptimizeSettings:
     # BootstrapFewShot (and MIPROv2's demos)
     tolerance: int = 0  # a demo's rating must be within this of gold
     max_bootstrapped_demos: int = 4
-    max_labeled_demos: int = 0  # raw train rows are not rendered like the judge's inputs
+    # Labeled demos teach the output format to a model that never answers in JSON zero-shot
+    # (the local base model); they are rendered like the judge's inputs (fewshot.py).
+    max_labeled_demos: int = 2
     # library
     library_path: str | None = None
     max_rules: int = 5

@@ -23,6 +23,26 @@ from tasks.optimizers.data import as_judge, as_optimizable, to_dspy
 logger = logging.getLogger(__name__)
 
 
+def render_labeled_demos(program: Any) -> None:
+    """Show labeled demos (raw train rows) to the LM exactly as forward renders its inputs.
+
+    Bootstrapped demos come from traces and are rendered already (``augmented``); labeled ones
+    would otherwise carry the raw, undelimited, untruncated document into the prompt.
+    """
+    predictor = program.predictor
+    for i, demo in enumerate(predictor.demos):
+        if demo.get("augmented"):
+            continue
+        rendered = program.inputs(
+            demo.get("query", ""),
+            demo.get("document", ""),
+            demo.get("title", ""),
+            demo.get("doc_type", ""),
+            demo.get("modified_at", ""),
+        )
+        predictor.demos[i] = demo.copy(**rendered)
+
+
 def run_bootstrap(ctx: SearchContext) -> SearchOutcome:
     """dspy.BootstrapFewShot on train with a tolerance threshold; instructions untouched."""
     s = ctx.settings
@@ -42,6 +62,7 @@ def run_bootstrap(ctx: SearchContext) -> SearchOutcome:
     except BudgetExhausted:
         return SearchOutcome(ctx.champion.deepcopy(), "budget", {"metric_threshold": threshold, "demos": 0})
     program = as_judge(optimized, ctx.champion)
+    render_labeled_demos(program)
     return SearchOutcome(
         program,
         "budget" if ctx.over_budget() else "done",
