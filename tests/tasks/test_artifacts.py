@@ -31,25 +31,7 @@ from tasks.publish import (
     read_version,
     rollback,
 )
-
-
-def manifest(week: str, nmse: float = 10.0, parse_rate: float = 1.0) -> dict:
-    return {
-        "week": week,
-        "scale": "1-5",
-        "optimizer": {"name": "library", "settings": {"max_calls": 10}},
-        "candidate_metrics": {"nmse": nmse, "parse_rate": parse_rate, "n": 40},
-        "decision": {"reason": f"promoted: test for {week}."},
-    }
-
-
-def program(label: str) -> dict:
-    return {"judge.predict": {"signature": {"instructions": f"Rate relevance ({label})."}, "demos": []}}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+from tests.tasks.artifact_data import manifest, program
 
 
 def test_a_version_is_never_overwritten(store):

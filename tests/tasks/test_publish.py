@@ -31,25 +31,7 @@ from tasks.publish import (
     reject_staged,
     rollback,
 )
-
-
-def manifest(week: str, nmse: float = 10.0, parse_rate: float = 1.0) -> dict:
-    return {
-        "week": week,
-        "scale": "1-5",
-        "optimizer": {"name": "library", "settings": {"max_calls": 10}},
-        "candidate_metrics": {"nmse": nmse, "parse_rate": parse_rate, "n": 40},
-        "decision": {"reason": f"promoted: test for {week}."},
-    }
-
-
-def program(label: str) -> dict:
-    return {"judge.predict": {"signature": {"instructions": f"Rate relevance ({label})."}, "demos": []}}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ArtifactStore:
-    return ArtifactStore(tmp_path / "artifacts")
+from tests.tasks.artifact_data import manifest, program
 
 
 def test_promoted_version_holds_program_manifest_and_report_and_the_pointer_names_it(store):
@@ -243,7 +225,9 @@ def test_build_manifest_records_lm_identity_without_secrets_and_the_decision(sto
     from tasks.gate import decide_from_metrics
 
     monkeypatch.setenv("JUDGE_KEY", "sk-secret")
-    lm = LMConfig(model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1", api_key_env="JUDGE_KEY")
+    lm = LMConfig(
+        model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9/v1", api_key_env="JUDGE_KEY", max_tokens=256
+    )
     decision = decide_from_metrics(
         {"nmse": 12.0, "parse_rate": 1.0}, {"nmse": 9.0, "parse_rate": 1.0}, (-3.0, -4.0, -2.0)
     )
