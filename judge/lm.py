@@ -179,7 +179,9 @@ class MeteredLM(dspy.LM):
         self.free = free  # a local model: cost 0 rather than unknown
         self.fold_system = fold_system  # the endpoint drops system messages (llama.cpp's gemma format)
 
-    def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
+    @contextmanager
+    def _metered(self, messages: Any) -> Iterator[Any]:
+        """Charge the budget, fold system messages if needed, and record one call's usage."""
         if self.budget is not None:
             self.budget.charge()
         if self.fold_system and messages:
@@ -189,27 +191,18 @@ class MeteredLM(dspy.LM):
         failed = True
         try:
             with dspy.context(usage_tracker=tracker):
-                result = super().__call__(prompt, messages=messages, **kwargs)
+                yield messages
             failed = False
-            return result
         finally:
             self._record(tracker.usage, time.perf_counter() - started, failed)
 
+    def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
+        with self._metered(messages) as sent:
+            return super().__call__(prompt, messages=sent, **kwargs)
+
     async def acall(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
-        if self.budget is not None:
-            self.budget.charge()
-        if self.fold_system and messages:
-            messages = fold_system_messages(messages)
-        tracker = _OneCallTracker(dspy.settings.usage_tracker)
-        started = time.perf_counter()
-        failed = True
-        try:
-            with dspy.context(usage_tracker=tracker):
-                result = await super().acall(prompt, messages=messages, **kwargs)
-            failed = False
-            return result
-        finally:
-            self._record(tracker.usage, time.perf_counter() - started, failed)
+        with self._metered(messages) as sent:
+            return await super().acall(prompt, messages=sent, **kwargs)
 
     def _record(self, tokens: dict[str, int], seconds: float, failed: bool) -> None:
         prompt_tokens = tokens.get("prompt_tokens", 0)
