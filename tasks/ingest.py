@@ -26,7 +26,7 @@ from judgeflow.config import Settings, load_settings
 from judgeflow.errors import InputError
 from judgeflow.store import open_store, sql, transaction
 from judgeflow.weeks import parse_week, week_bounds
-from tasks.sources import SourceFile, cleanup, resolve_sources, stage_files
+from tasks.sources import SourceFile, cleanup, read_typed_parquet, resolve_sources, stage_files
 from tasks.split import query_key
 from tasks.validate import Validation, raise_on_problems, store_validation, validate_batch
 
@@ -98,19 +98,23 @@ def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
 def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: list[SourceFile],
                  settings: Settings, field_map: dict[str, str]) -> dict[str, Any]:
     """Stage and check one source's files; return counts per file and reasons."""
-    infos = stage_files(con, files)
+    # Production Parquet (the bulk input) is read typed, straight from the file; everything
+    # else is staged as JSON records first. A field map needs the records path (JSON paths).
+    typed = source == "production" and not field_map
+    infos = stage_files(con, files, typed_parquet=typed)
     start, end = week_bounds(week)
     params = {
-        "paths": json_paths(source, field_map),
-        "timezone": settings.timezone,
         "max_document_chars": settings.max_document_chars,
         "week": week,
         "week_start": start,
         "week_end": end,
     }
     if source == "annotations":
-        params |= {"scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
-    con.execute(sql(f"create_checked_{source}"), params)
+        params |= {"paths": json_paths(source, field_map), "timezone": settings.timezone,
+                   "scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
+        con.execute(sql("create_checked_annotations"), params)
+    else:
+        _check_production(con, files, infos, json_paths(source, field_map), settings.timezone, params)
     con.execute("DROP TABLE staged_raw")
     _add_query_keys(con, source)
     if source == "annotations":
@@ -135,6 +139,27 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
                    "reasons": dict(sorted(reasons.items()))},
         "files": infos,
     }
+
+
+def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], infos: list[dict[str, object]],
+                      paths: list[str], timezone: str, params: dict[str, Any]) -> None:
+    """Fill checked_production from the staged records, then from each typed Parquet file."""
+    con.execute(sql("create_checked_production"))
+    con.execute("SET VARIABLE jf_timezone = $timezone", {"timezone": timezone})
+    con.execute("SET VARIABLE jf_paths = $paths", {"paths": paths})
+    try:
+        con.execute(sql("create_production_fields_from_records"))
+        con.execute(sql("insert_checked_production"), params)
+        typed = [f for f, info in zip(files, infos, strict=True) if info.get("read") == "typed"]
+        if typed:
+            con.execute(sql("create_typed_value_macros"))
+        for file in typed:
+            read_typed_parquet(con, file, "production_fields")
+            con.execute(sql("insert_checked_production"), params)
+    finally:
+        con.execute("DROP VIEW IF EXISTS production_fields")
+        for name in ("jf_timezone", "jf_paths", "jf_file", "jf_uri"):  # fixed names, no input
+            con.execute(f"RESET VARIABLE {name}")
 
 
 def _load(con: duckdb.DuckDBPyConnection, source: str, week: str, run_id: str) -> None:

@@ -150,10 +150,17 @@ def _is_json_array(path: str) -> bool:
     return head.startswith(b"[")
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile) -> dict[str, object]:
-    """Append one file's rows to the temp table staged_raw; return what was learnt about it."""
+def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, typed_parquet: bool = False) -> dict[str, object]:
+    """Append one file's rows to the temp table staged_raw; return what was learnt about it.
+
+    With ``typed_parquet`` a Parquet file is not staged: the caller reads it typed, straight
+    from the file (info["read"] == "typed").
+    """
     info: dict[str, object] = file.ledger_entry()
     if file.bytes == 0:
+        return info
+    if typed_parquet and file.format == "parquet":
+        info["read"] = "typed"
         return info
     params = {"uri": file.uri, "file": file.local_path}
     try:
@@ -186,7 +193,20 @@ def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile) -> dict[str, ob
     return info
 
 
-def stage_files(con: duckdb.DuckDBPyConnection, files: list[SourceFile]) -> list[dict[str, object]]:
-    """Create staged_raw and fill it from every file, in order."""
+def stage_files(
+    con: duckdb.DuckDBPyConnection, files: list[SourceFile], *, typed_parquet: bool = False
+) -> list[dict[str, object]]:
+    """Create staged_raw and fill it from every file, in order (Parquet aside if ``typed_parquet``)."""
     con.execute(sql("create_staged_raw"))
-    return [stage_file(con, f) for f in files]
+    return [stage_file(con, f, typed_parquet=typed_parquet) for f in files]
+
+
+def read_typed_parquet(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:
+    """Point the view ``view`` (a fixed name: sql/create_<view>_from_parquet.sql) at one Parquet file."""
+    con.execute("SET VARIABLE jf_file = $file", {"file": file.local_path})
+    con.execute("SET VARIABLE jf_uri = $uri", {"uri": file.uri})
+    try:
+        con.execute(sql(f"create_{view}_from_parquet"))
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"cannot read {file.uri!r} as parquet: {first}; fix the file or convert it to JSONL") from exc

@@ -1,0 +1,141 @@
+-- Check the rows of the production_fields view and append them to checked_production, each
+-- with its first failing check (NULL = clean).
+INSERT INTO checked_production (
+    source_uri, source_row, raw_row, query, document, doc_id, seen_at, metadata,
+    judge_raw_output, reason_code, message, sample_id
+)
+WITH judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN metadata_type = 'OBJECT' THEN metadata_text
+            WHEN
+                metadata_type = 'VARCHAR'
+                AND json_valid(metadata_text)
+                AND json_type(CASE WHEN json_valid(metadata_text) THEN metadata_text END) = 'OBJECT'
+                THEN metadata_text
+        END AS metadata,
+        CASE
+            WHEN read_error IS NOT NULL
+                THEN { 'code': read_error, 'message': read_message }
+            WHEN record_type IS NULL
+                THEN
+                    {
+                        'code': 'malformed_json',
+                        'message': format('row {} is not valid JSON', source_row)
+                    }
+            WHEN record_type <> 'OBJECT'
+                THEN
+                    {
+                        'code': 'not_an_object',
+                        'message': format(
+                            'row {} is a JSON {}, not an object', source_row, record_type
+                        )
+                    }
+            WHEN given_reason IS NOT NULL
+                THEN
+                    {
+                        'code': given_reason,
+                        'message': coalesce(given_message, 'quarantined by its source')
+                    }
+            WHEN query_type IS NULL OR query_type = 'NULL'
+                THEN { 'code': 'missing_query', 'message': 'query is missing or null' }
+            WHEN query_type <> 'VARCHAR'
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format('query must be a string, got {} {}', query_type, query)
+                    }
+            WHEN regexp_matches(query, '^[\s\p{Z}]*$')
+                THEN { 'code': 'missing_query', 'message': 'query is empty or whitespace' }
+            WHEN document_type IS NULL OR document_type = 'NULL'
+                THEN { 'code': 'missing_document', 'message': 'document is missing or null' }
+            WHEN document_type <> 'VARCHAR'
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format('document must be a string, got {}', document_type)
+                    }
+            WHEN regexp_matches(document, '^[\s\p{Z}]*$')
+                THEN { 'code': 'empty_document', 'message': 'document is empty or whitespace' }
+            WHEN length(document) > $max_document_chars
+                THEN
+                    {
+                        'code': 'document_too_long',
+                        'message': format(
+                            'document has {} characters, the limit is {} (max_document_chars)',
+                            length(document),
+                            $max_document_chars
+                        )
+                    }
+            WHEN nested_optional
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': 'sample_id, doc_id or seen_at is an object or a list'
+                    }
+            WHEN metadata_type IS NOT NULL AND metadata_type <> 'NULL' AND metadata IS NULL
+                THEN
+                    {
+                        'code': 'wrong_type',
+                        'message': format(
+                            'metadata must be a JSON object, got {} {}',
+                            metadata_type,
+                            metadata_text
+                        )
+                    }
+            WHEN seen_text IS NOT NULL AND seen_at IS NULL
+                THEN
+                    {
+                        'code': 'bad_timestamp',
+                        'message': format('seen_at {} is not a timestamp', seen_text)
+                    }
+            WHEN seen_at < $week_start OR seen_at >= $week_end
+                THEN
+                    {
+                        'code': 'wrong_week',
+                        'message': format('seen_at {} is outside week {}', seen_text, $week)
+                    }
+        END AS failure
+    FROM production_fields
+)
+
+SELECT
+    judged.source_uri,
+    judged.source_row,
+    CASE
+        WHEN judged.failure IS NOT NULL
+            THEN
+                coalesce(
+                    judged.record,
+                    to_json({
+                        'query': judged.query,
+                        'document': judged.document,
+                        'sample_id': judged.given_id,
+                        'doc_id': judged.doc_id,
+                        'seen_at': judged.seen_text,
+                        'metadata': judged.metadata_text,
+                        'judge_raw_output': judged.judge_raw_output
+                    })::VARCHAR
+                )
+    END AS raw_row,
+    judged.query,
+    judged.document,
+    judged.doc_id,
+    judged.seen_at,
+    judged.metadata,
+    judged.judge_raw_output,
+    failure.code AS reason_code,
+    failure.message,
+    coalesce(
+        judged.given_id,
+        sha256(
+            concat_ws(
+                chr(31),
+                judged.query,
+                coalesce(judged.doc_id, judged.document),
+                coalesce(judged.seen_text, '')
+            )
+        )
+    ) AS sample_id
+FROM judged;

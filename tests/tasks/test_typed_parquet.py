@@ -1,0 +1,138 @@
+"""Production Parquet is read typed, straight from the file (no JSON staging): these tests
+hold that path to the same outcome as the JSON-records path, row by row, bad rows included.
+
+Each case writes the same rows once as JSONL (records path) and once as Parquet (typed path),
+ingests each into its own store and compares what was ingested and what was quarantined why.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from judgeflow.config import load_settings
+from judgeflow.errors import ValidationFailedError
+from judgeflow.store import open_store
+from tasks.ingest import ingest_week
+
+WEEK = "2026-W47"  # Monday 2026-11-16 .. Sunday 2026-11-22
+
+
+def good(i: int) -> dict:
+    return {"query": f"vpn token reset {i}", "document": f"How to reset token {i}.",
+            "sample_id": f"s{i}", "doc_id": f"d{i}", "seen_at": "2026-11-18 10:00:00"}
+
+
+def write_both(tmp_path, rows: list[dict], schema: pa.Schema | None = None):
+    jsonl, parquet = tmp_path / "prod.jsonl", tmp_path / "prod.parquet"
+    jsonl.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), parquet)
+    return jsonl, parquet
+
+
+def outcome(db_path, source) -> tuple[dict, list, list]:
+    summary = ingest_week(db_path, WEEK, production=source, settings=load_settings(quarantine_threshold=1.0))
+    with open_store(db_path) as con:
+        ingested = con.execute(
+            "SELECT source_row, sample_id, query, document, doc_id, seen_at, metadata::VARCHAR "
+            "FROM production_samples ORDER BY source_row"
+        ).fetchall()
+        quarantined = con.execute("SELECT source_row, reason_code FROM quarantine ORDER BY source_row").fetchall()
+    return summary, ingested, quarantined
+
+
+def compare(tmp_path, rows, schema=None):
+    jsonl, parquet = write_both(tmp_path, rows, schema)
+    by_json = outcome(tmp_path / "json.duckdb", jsonl)
+    by_parquet = outcome(tmp_path / "parquet.duckdb", parquet)
+    assert by_parquet[0]["runs"]["production"]["files"][0].get("read") == "typed"
+    assert by_json[0]["runs"]["production"]["files"][0].get("read") is None
+    assert by_parquet[1] == by_json[1]
+    assert by_parquet[2] == by_json[2]
+    counts = by_parquet[0]["production"]
+    assert counts["ingested"] + counts["quarantined"] == counts["read"] == len(rows)
+    return by_parquet
+
+
+def test_clean_and_bad_string_rows_agree_with_the_jsonl_path(tmp_path):
+    rows = [good(i) for i in range(6)]
+    rows[1] |= {"document": "   "}  # empty_document
+    rows[2] |= {"query": None}  # missing_query
+    rows[3] |= {"seen_at": "2026-12-01 00:00:00"}  # wrong_week
+    rows[4] |= {"seen_at": "yesterday"}  # bad_timestamp
+    rows += [good(0) | {"document": "other text"}]  # duplicate sample_id s0
+    _, ingested, quarantined = compare(tmp_path, rows)
+    assert [r for _, r in quarantined] == ["empty_document", "missing_query", "wrong_week", "bad_timestamp", "duplicate_id"]
+    assert [r[0] for r in ingested] == [1, 6]
+
+
+def test_a_document_over_the_limit_and_sql_looking_text(tmp_path):
+    rows = [good(i) for i in range(3)]
+    rows[0] |= {"document": "x" * 200_001}  # max_document_chars is 200,000
+    rows[1] |= {"query": "'; DROP TABLE production_samples; --"}
+    _, ingested, quarantined = compare(tmp_path, rows)
+    assert quarantined == [(1, "document_too_long")]
+    assert ingested[0][2] == "'; DROP TABLE production_samples; --"
+
+
+def test_a_number_where_text_belongs_is_a_wrong_type(tmp_path):
+    # A Parquet column has one type: every row is a wrong_type, so the batch stops, on both paths.
+    rows = [{"query": 42, "document": "numbers are not queries"}, {"query": 7, "document": "another"}]
+    jsonl, parquet = write_both(tmp_path, rows)
+    for name, source in (("j", jsonl), ("p", parquet)):
+        with pytest.raises(ValidationFailedError, match=r"all 2 rows quarantined \(wrong_type=2\)"):
+            ingest_week(tmp_path / f"{name}.duckdb", WEEK, production=source)
+
+
+def test_missing_optional_columns_read_as_null_and_extra_columns_are_ignored(tmp_path):
+    rows = [{"query": f"q{i}", "document": f"d{i}", "surprise": i} for i in range(3)]
+    _, ingested, quarantined = compare(tmp_path, rows)
+    assert quarantined == []
+    assert [r[4] for r in ingested] == [None, None, None]  # doc_id
+
+
+def test_a_missing_document_column_stops_the_batch(tmp_path):
+    rows = [{"query": f"q{i}"} for i in range(3)]
+    _, parquet = write_both(tmp_path, rows)
+    with pytest.raises(ValidationFailedError, match="required column 'document'"):
+        ingest_week(tmp_path / "p.duckdb", WEEK, production=parquet)
+
+
+def test_nested_metadata_is_stored_as_a_json_object(tmp_path):
+    rows = [good(i) | {"metadata": {"rank": i, "source": "wiki"}} for i in range(3)]
+    _, ingested, quarantined = compare(tmp_path, rows)
+    assert quarantined == []
+    assert json.loads(ingested[2][6]) == {"rank": 2, "source": "wiki"}
+
+
+def test_typed_timestamps_with_and_without_a_zone(tmp_path):
+    naive = [{"query": f"q{i}", "document": f"d{i}", "seen_at": datetime(2026, 11, 18, 10, i)} for i in range(2)]
+    naive.append({"query": "late", "document": "d", "seen_at": datetime(2026, 11, 23, 0, 0)})
+    pq.write_table(pa.Table.from_pylist(naive), tmp_path / "naive.parquet")
+    _, ingested, quarantined = outcome(tmp_path / "a.duckdb", tmp_path / "naive.parquet")
+    assert quarantined == [(3, "wrong_week")]
+    assert [r[5] for r in ingested] == [datetime(2026, 11, 18, 10, 0), datetime(2026, 11, 18, 10, 1)]
+
+    zoned = [{"query": "q", "document": "d", "seen_at": datetime(2026, 11, 22, 23, 30, tzinfo=UTC)}]
+    pq.write_table(pa.Table.from_pylist(zoned), tmp_path / "zoned.parquet")
+    _, ingested, quarantined = outcome(tmp_path / "b.duckdb", tmp_path / "zoned.parquet")
+    assert quarantined == [] and ingested[0][5] == datetime(2026, 11, 22, 23, 30)  # UTC is the default zone
+
+
+def test_a_field_map_takes_the_records_path_and_still_reads_parquet(tmp_path):
+    rows = [{"q": f"q{i}", "body": f"d{i}"} for i in range(3)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "mapped.parquet")
+    summary = ingest_week(tmp_path / "m.duckdb", WEEK, production=tmp_path / "mapped.parquet",
+                          field_map={"query": "q", "document": "body"})
+    assert summary["production"]["ingested"] == 3
+    assert summary["runs"]["production"]["files"][0].get("read") is None
+
+
+def test_a_file_that_is_not_parquet_gives_a_one_line_error(tmp_path):
+    (tmp_path / "fake.parquet").write_text("this is not parquet\n")
+    with pytest.raises(ValueError, match=r"cannot read .*fake\.parquet.* as parquet"):
+        ingest_week(tmp_path / "x.duckdb", WEEK, production=tmp_path / "fake.parquet")
