@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -63,10 +64,12 @@ def _row_suite(gx: Any, source: str, settings: Settings) -> Any:
 
 
 def _batch_suite(gx: Any, settings: Settings) -> Any:
+    # On the one-row batch summary: the mean of 1M per-row flags made GX scan every value
+    # in Python for Decimals (0.3 s); the rate is the same number.
     suite = gx.ExpectationSuite(name="batch")
     suite.add_expectation(
-        gx.expectations.ExpectColumnMeanToBeBetween(
-            column="quarantined", min_value=0.0, max_value=settings.quarantine_threshold
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column="quarantine_rate", min_value=0.0, max_value=settings.quarantine_threshold
         )
     )
     return suite
@@ -134,8 +137,8 @@ def validate_batch(
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         validation.results += _run_suite(gx, context, "rows", _row_suite(gx, source, settings), clean)
         if read:
-            flags = frame[["quarantined"]].astype("float64")
-            validation.results += _run_suite(gx, context, "batch", _batch_suite(gx, settings), flags)
+            summary = pd.DataFrame({"quarantine_rate": [float(frame["quarantined"].mean())]})
+            validation.results += _run_suite(gx, context, "batch", _batch_suite(gx, settings), summary)
     validation.problems = _problems(source, week, settings, validation.results, missing, read, reasons)
     return validation
 
@@ -163,7 +166,7 @@ def _problems(
     if quarantined == read:
         top = ", ".join(f"{code}={n}" for code, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
         return [f"{source} for {week}: all {read} rows quarantined ({top}); nothing to ingest, fix the source"]
-    if "batch:expect_column_mean_to_be_between:quarantined" in failed:
+    if "batch:expect_column_values_to_be_between:quarantine_rate" in failed:
         top = ", ".join(f"{code}={n}" for code, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
         problems.append(
             f"{source} for {week}: {quarantined} of {read} rows quarantined "
