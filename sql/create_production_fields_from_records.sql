@@ -1,4 +1,4 @@
--- The production fields of the staged JSON records (variables jf_paths, jf_timezone).
+-- The production fields of the JSON records in staged_records (variables jf_paths, jf_timezone).
 -- jf_paths are the JSON paths of: query, document, sample_id, doc_id, seen_at, metadata,
 -- judge_raw_output, quarantine_reason, quarantine_message.
 CREATE OR REPLACE TEMP VIEW production_fields AS
@@ -12,7 +12,7 @@ WITH typed AS (
         read_error,
         read_message,
         try(json_type(record, list_prepend('$', getvariable('jf_paths')))) AS field_types
-    FROM staged_raw
+    FROM staged_records
 ),
 
 parsed AS (

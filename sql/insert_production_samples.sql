@@ -7,7 +7,7 @@ SELECT
     c.sample_id,
     $week,  -- noqa: RF02
     c.query,
-    k.query_key,
+    c.query_key,
     c.document,
     c.doc_id,
     c.seen_at,
@@ -19,5 +19,4 @@ SELECT
     c.source_row,
     $run_id AS ingest_run_id  -- noqa: RF02
 FROM checked_production AS c
-INNER JOIN query_keys AS k ON c.query = k.query
 WHERE c.reason_code IS NULL;

@@ -26,7 +26,14 @@ from judgeflow.config import Settings, load_settings
 from judgeflow.errors import InputError
 from judgeflow.store import open_store, sql, transaction
 from judgeflow.weeks import parse_week, week_bounds
-from tasks.sources import SourceFile, cleanup, read_typed_parquet, resolve_sources, stage_files
+from tasks.sources import (
+    SourceFile,
+    cleanup,
+    read_jsonl_in_place,
+    read_typed_parquet,
+    resolve_sources,
+    stage_files,
+)
 from tasks.split import query_key
 from tasks.validate import Validation, raise_on_problems, store_validation, validate_batch
 
@@ -98,10 +105,10 @@ def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
 def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: list[SourceFile],
                  settings: Settings, field_map: dict[str, str]) -> dict[str, Any]:
     """Stage and check one source's files; return counts per file and reasons."""
-    # Production Parquet (the bulk input) is read typed, straight from the file; everything
-    # else is staged as JSON records first. A field map needs the records path (JSON paths).
-    typed = source == "production" and not field_map
-    infos = stage_files(con, files, typed_parquet=typed)
+    # Production files (the bulk input) are read in place: Parquet typed, JSONL line by line,
+    # with no staging table; everything else is staged as JSON records first. A field map
+    # needs JSON paths, so it keeps Parquet on the records path.
+    infos = stage_files(con, files, in_place=source == "production", typed_parquet=not field_map)
     start, end = week_bounds(week)
     params = {
         "max_document_chars": settings.max_document_chars,
@@ -117,6 +124,8 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
         _check_production(con, files, infos, json_paths(source, field_map), settings.timezone, params)
     con.execute("DROP TABLE staged_raw")
     _add_query_keys(con, source)
+    if source == "production":
+        con.execute(sql("update_checked_production_query_keys"))
     if source == "annotations":
         con.execute(sql("mark_duplicate_annotation_ids"))
         con.execute(sql("mark_duplicate_annotation_pairs"))
@@ -143,23 +152,46 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
 
 def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], infos: list[dict[str, object]],
                       paths: list[str], timezone: str, params: dict[str, Any]) -> None:
-    """Fill checked_production from the staged records, then from each typed Parquet file."""
+    """Fill checked_production from the staged records, then from each file read in place."""
     con.execute(sql("create_checked_production"))
     con.execute("SET VARIABLE jf_timezone = $timezone", {"timezone": timezone})
     con.execute("SET VARIABLE jf_paths = $paths", {"paths": paths})
     try:
+        con.execute(sql("create_staged_records_from_staged_raw"))
         con.execute(sql("create_production_fields_from_records"))
         con.execute(sql("insert_checked_production"), params)
-        typed = [f for f, info in zip(files, infos, strict=True) if info.get("read") == "typed"]
-        if typed:
+        in_place = [(f, info) for f, info in zip(files, infos, strict=True) if info.get("read") == "in place"]
+        if any(f.format == "parquet" for f, _ in in_place):
             con.execute(sql("create_typed_value_macros"))
-        for file in typed:
-            read_typed_parquet(con, file, "production_fields")
-            con.execute(sql("insert_checked_production"), params)
+        for file, info in in_place:
+            if file.format == "parquet":
+                read_typed_parquet(con, file, "production_fields")
+                con.execute(sql("insert_checked_production"), params)
+            else:
+                info["rejected_lines"] = _check_jsonl_in_place(con, file, params)
     finally:
         con.execute("DROP VIEW IF EXISTS production_fields")
-        for name in ("jf_timezone", "jf_paths", "jf_file", "jf_uri"):  # fixed names, no input
-            con.execute(f"RESET VARIABLE {name}")
+        con.execute("DROP VIEW IF EXISTS staged_records")
+        for name in ("jf_timezone", "jf_paths", "jf_file", "jf_uri", "jf_delim", "jf_max_line_size"):
+            con.execute(f"RESET VARIABLE {name}")  # fixed names, no input
+
+
+def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> int:
+    """Check one JSONL file's lines straight from the file; return how many lines were rejected."""
+    uri = {"uri": file.uri}
+    read_jsonl_in_place(con, file, "staged_records")
+    con.execute(sql("create_production_fields_from_records"))
+    try:
+        con.execute(sql("insert_checked_production"), params)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"cannot read {file.uri!r} as jsonl: {first}; fix the file or convert it") from exc
+    con.execute(sql("number_checked_production_lines"), uri)
+    con.execute(sql("delete_checked_production_blank_lines"), uri)
+    rejected = con.execute(sql("count_rejected_lines")).fetchone()[0]
+    if rejected:
+        con.execute(sql("insert_checked_production_rejects"), uri)
+    return rejected
 
 
 def _load(con: duckdb.DuckDBPyConnection, source: str, week: str, run_id: str) -> None:

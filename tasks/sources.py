@@ -150,17 +150,18 @@ def _is_json_array(path: str) -> bool:
     return head.startswith(b"[")
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, typed_parquet: bool = False) -> dict[str, object]:
+def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, in_place: bool = False,
+               typed_parquet: bool = True) -> dict[str, object]:
     """Append one file's rows to the temp table staged_raw; return what was learnt about it.
 
-    With ``typed_parquet`` a Parquet file is not staged: the caller reads it typed, straight
-    from the file (info["read"] == "typed").
+    With ``in_place`` a JSONL file, and a Parquet file if ``typed_parquet``, is not staged:
+    the caller reads it straight from the file (info["read"] == "in place").
     """
     info: dict[str, object] = file.ledger_entry()
     if file.bytes == 0:
         return info
-    if typed_parquet and file.format == "parquet":
-        info["read"] = "typed"
+    if in_place and (file.format == "jsonl" or (typed_parquet and file.format == "parquet")):
+        info["read"] = "in place"
         return info
     params = {"uri": file.uri, "file": file.local_path}
     try:
@@ -194,11 +195,22 @@ def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, typed_parque
 
 
 def stage_files(
-    con: duckdb.DuckDBPyConnection, files: list[SourceFile], *, typed_parquet: bool = False
+    con: duckdb.DuckDBPyConnection, files: list[SourceFile], *, in_place: bool = False, typed_parquet: bool = True
 ) -> list[dict[str, object]]:
-    """Create staged_raw and fill it from every file, in order (Parquet aside if ``typed_parquet``)."""
+    """Create staged_raw and fill it from every file, in order (see stage_file for ``in_place``)."""
     con.execute(sql("create_staged_raw"))
-    return [stage_file(con, f, typed_parquet=typed_parquet) for f in files]
+    return [stage_file(con, f, in_place=in_place, typed_parquet=typed_parquet) for f in files]
+
+
+def read_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:
+    """Point the view ``view`` (a fixed name: sql/create_<view>_from_jsonl.sql) at one JSONL file."""
+    con.execute(sql("drop_reject_tables"))
+    con.execute(sql("drop_reject_scans"))
+    con.execute("SET VARIABLE jf_file = $file", {"file": file.local_path})
+    con.execute("SET VARIABLE jf_uri = $uri", {"uri": file.uri})
+    con.execute("SET VARIABLE jf_delim = $delim", {"delim": _LINE_DELIM})
+    con.execute("SET VARIABLE jf_max_line_size = $size", {"size": MAX_LINE_BYTES})
+    con.execute(sql(f"create_{view}_from_jsonl"))
 
 
 def read_typed_parquet(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:

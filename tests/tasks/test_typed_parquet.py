@@ -1,8 +1,9 @@
-"""Production Parquet is read typed, straight from the file (no JSON staging): these tests
-hold that path to the same outcome as the JSON-records path, row by row, bad rows included.
+"""Production JSONL and Parquet are read in place, straight from the file (no staging table):
+Parquet typed, JSONL line by line. These tests hold both to the same outcome as the staged
+JSON-records path, row by row, bad rows included.
 
-Each case writes the same rows once as JSONL (records path) and once as Parquet (typed path),
-ingests each into its own store and compares what was ingested and what was quarantined why.
+Each case writes the same rows as a JSON array file (staged), as JSONL and as Parquet (both
+in place), ingests each into its own store and compares what was ingested and quarantined why.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ def good(i: int) -> dict:
             "sample_id": f"s{i}", "doc_id": f"d{i}", "seen_at": "2026-11-18 10:00:00"}
 
 
-def write_both(tmp_path, rows: list[dict], schema: pa.Schema | None = None):
-    jsonl, parquet = tmp_path / "prod.jsonl", tmp_path / "prod.parquet"
+def write_all(tmp_path, rows: list[dict], schema: pa.Schema | None = None):
+    array, jsonl, parquet = tmp_path / "prod.json", tmp_path / "prod.jsonl", tmp_path / "prod.parquet"
+    array.write_text(json.dumps(rows, default=str))
     jsonl.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), parquet)
-    return jsonl, parquet
+    return array, jsonl, parquet
 
 
 def outcome(db_path, source) -> tuple[dict, list, list]:
@@ -46,16 +48,17 @@ def outcome(db_path, source) -> tuple[dict, list, list]:
 
 
 def compare(tmp_path, rows, schema=None):
-    jsonl, parquet = write_both(tmp_path, rows, schema)
-    by_json = outcome(tmp_path / "json.duckdb", jsonl)
-    by_parquet = outcome(tmp_path / "parquet.duckdb", parquet)
-    assert by_parquet[0]["runs"]["production"]["files"][0].get("read") == "typed"
-    assert by_json[0]["runs"]["production"]["files"][0].get("read") is None
-    assert by_parquet[1] == by_json[1]
-    assert by_parquet[2] == by_json[2]
-    counts = by_parquet[0]["production"]
-    assert counts["ingested"] + counts["quarantined"] == counts["read"] == len(rows)
-    return by_parquet
+    array, jsonl, parquet = write_all(tmp_path, rows, schema)
+    staged = outcome(tmp_path / "array.duckdb", array)
+    assert staged[0]["runs"]["production"]["files"][0].get("read") is None
+    for name, source in (("jsonl", jsonl), ("parquet", parquet)):
+        in_place = outcome(tmp_path / f"{name}.duckdb", source)
+        assert in_place[0]["runs"]["production"]["files"][0].get("read") == "in place"
+        assert in_place[1] == staged[1], name
+        assert in_place[2] == staged[2], name
+        counts = in_place[0]["production"]
+        assert counts["ingested"] + counts["quarantined"] == counts["read"] == len(rows)
+    return in_place
 
 
 def test_clean_and_bad_string_rows_agree_with_the_jsonl_path(tmp_path):
@@ -82,8 +85,8 @@ def test_a_document_over_the_limit_and_sql_looking_text(tmp_path):
 def test_a_number_where_text_belongs_is_a_wrong_type(tmp_path):
     # A Parquet column has one type: every row is a wrong_type, so the batch stops, on both paths.
     rows = [{"query": 42, "document": "numbers are not queries"}, {"query": 7, "document": "another"}]
-    jsonl, parquet = write_both(tmp_path, rows)
-    for name, source in (("j", jsonl), ("p", parquet)):
+    array, jsonl, parquet = write_all(tmp_path, rows)
+    for name, source in (("a", array), ("j", jsonl), ("p", parquet)):
         with pytest.raises(ValidationFailedError, match=r"all 2 rows quarantined \(wrong_type=2\)"):
             ingest_week(tmp_path / f"{name}.duckdb", WEEK, production=source)
 
@@ -97,7 +100,7 @@ def test_missing_optional_columns_read_as_null_and_extra_columns_are_ignored(tmp
 
 def test_a_missing_document_column_stops_the_batch(tmp_path):
     rows = [{"query": f"q{i}"} for i in range(3)]
-    _, parquet = write_both(tmp_path, rows)
+    _, _, parquet = write_all(tmp_path, rows)
     with pytest.raises(ValidationFailedError, match="required column 'document'"):
         ingest_week(tmp_path / "p.duckdb", WEEK, production=parquet)
 
@@ -136,3 +139,24 @@ def test_a_file_that_is_not_parquet_gives_a_one_line_error(tmp_path):
     (tmp_path / "fake.parquet").write_text("this is not parquet\n")
     with pytest.raises(ValueError, match=r"cannot read .*fake\.parquet.* as parquet"):
         ingest_week(tmp_path / "x.duckdb", WEEK, production=tmp_path / "fake.parquet")
+
+
+def test_jsonl_line_numbers_survive_blank_lines_rejected_lines_and_a_parallel_read(tmp_path):
+    # ~40 MB, so DuckDB reads it in many parallel chunks: the numbering must still follow the file.
+    lines = [json.dumps(good(i) | {"document": f"{i} " + "lorem ipsum " * 30}) for i in range(100_000)]
+    bad_at = {10: "{not json", 50_000: b"\xff\xfe broken utf-8", 99_990: json.dumps({"query": "", "document": "d"})}
+    blank_at = {5, 70_000}
+    path = tmp_path / "big.jsonl"
+    with open(path, "wb") as fh:
+        for n in range(1, 100_001):  # n is the 1-based line number of the file
+            if n in blank_at:
+                fh.write(b"\n")
+            value = bad_at.get(n, lines[n - 1])
+            fh.write((value if isinstance(value, bytes) else value.encode()) + b"\n")
+    summary, ingested, quarantined = outcome(tmp_path / "big.duckdb", path)
+    offset = lambda n: n + sum(b <= n for b in blank_at)  # noqa: E731 - file line of data line n
+    assert quarantined == [(offset(10), "malformed_json"), (offset(50_000), "invalid_utf8"), (offset(99_990), "missing_query")]
+    assert summary["production"]["read"] == 100_000
+    by_line = {row[0]: row[3] for row in ingested}
+    for n in (1, 4, 5, 6, 11, 49_999, 50_001, 69_999, 70_000, 70_001, 100_000):
+        assert by_line[offset(n)].startswith(f"{n - 1} "), n
