@@ -11,10 +11,16 @@ the same program: its LM calls (target 0) and its time as a fraction of the firs
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -22,6 +28,34 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 LATENCY = 0.2
 CONCURRENCIES = (1, 4, 16, 64)
 BENCH = "evaluate"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def fake_server(latency: float) -> Iterator[str]:
+    """A fake OpenAI server in its own process, stopped on exit; yields its api_base."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--latency", str(latency)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        found = re.search(r"(http://\S+)", line)
+        if not found:
+            raise RuntimeError(f"the fake server did not print its api_base (exit {proc.poll()}): {line!r}")
+        yield found.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _stats(api_base: str, *, reset: bool = False) -> dict:
+    """The server's {"calls", "max_in_flight", "in_flight"}; ``reset`` restarts max_in_flight."""
+    url, method = (f"{api_base}/stats/reset", "POST") if reset else (f"{api_base}/stats", "GET")
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:
+        return json.loads(response.read())
 
 
 def _examples(n: int, tag: str) -> list:
@@ -33,22 +67,22 @@ def _examples(n: int, tag: str) -> list:
     ]
 
 
-def _engine(server, items, concurrency: int, con, *, use_cache: bool = False) -> tuple[float, int]:
+def _engine(api_base: str, items, concurrency: int, con, *, use_cache: bool = False) -> tuple[float, int]:
     from judge.program import RelevanceJudge
     from judge.scale import Scale
     from judgeflow.config import LMConfig
     from tasks.evaluate import evaluate_program
 
-    cfg = LMConfig(model="openai/fake-judge", api_base=server.api_base, local=False, timeout_s=30.0, concurrency=concurrency)
-    before = server.calls
+    cfg = LMConfig(model="openai/fake-judge", api_base=api_base, local=False, timeout_s=30.0, concurrency=concurrency)
+    before = _stats(api_base)["calls"]
     started = time.perf_counter()
     result = evaluate_program(RelevanceJudge(), items, cfg, scale=Scale(), con=con, use_cache=use_cache, progress=False, label="bench")
     seconds = time.perf_counter() - started
     assert result.n_lm_errors == 0, "the fake server should never fail in this benchmark"
-    return seconds, server.calls - before
+    return seconds, _stats(api_base)["calls"] - before
 
 
-def _dspy_evaluate(server, items, threads: int) -> float:
+def _dspy_evaluate(api_base: str, items, threads: int) -> float:
     import dspy
 
     from judge.program import RelevanceJudge
@@ -59,7 +93,7 @@ def _dspy_evaluate(server, items, threads: int) -> float:
         )
         for e in items
     ]
-    lm = dspy.LM("openai/fake-judge", engine="litellm", api_base=server.api_base, api_key="x", cache=False, num_retries=0, max_tokens=256, temperature=0.0)
+    lm = dspy.LM("openai/fake-judge", engine="litellm", api_base=api_base, api_key="x", cache=False, num_retries=0, max_tokens=256, temperature=0.0)
     evaluate = dspy.Evaluate(devset=devset, metric=lambda gold, pred, trace=None: 1.0, num_threads=threads, display_progress=False, max_errors=len(devset))
     started = time.perf_counter()
     with dspy.context(lm=lm):
@@ -72,21 +106,22 @@ def run(quick: bool = False) -> list[dict]:
     import warnings
 
     from judgeflow.store import connect
-    from tests.fakes.openai_server import FakeOpenAIServer, valid_answer
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.getLogger("judgeflow.evaluate").setLevel(logging.WARNING)
     rows: list[dict] = []
     per_thread = 6 if quick else 20
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(valid_answer(4), latency=LATENCY) as server:
+    with tempfile.TemporaryDirectory() as tmp, fake_server(LATENCY) as api_base:
         db = connect(Path(tmp) / "bench.duckdb")  # one store for the run, as in a flow
-        _engine(server, _examples(4, "warm"), 4, db)  # imports and first connections, not measured
-        _dspy_evaluate(server, _examples(4, "warm"), 4)
+        _engine(api_base, _examples(4, "warm"), 4, db)  # imports and first connections, not measured
+        _dspy_evaluate(api_base, _examples(4, "warm"), 4)
         for c in CONCURRENCIES:
             n = c * per_thread // (2 if c >= 64 else 1)
             items = _examples(n, f"c{c}")
-            seconds, calls = _engine(server, items, c, db)
-            dspy_seconds = _dspy_evaluate(server, items, c)
+            _stats(api_base, reset=True)
+            seconds, calls = _engine(api_base, items, c, db)
+            in_flight = _stats(api_base)["max_in_flight"]
+            dspy_seconds = _dspy_evaluate(api_base, items, c)
             limit = c / LATENCY
             rate, dspy_rate = n / seconds, n / dspy_seconds
             rows.append({
@@ -94,22 +129,24 @@ def run(quick: bool = False) -> list[dict]:
                 "metric": f"examples/s at concurrency {c}",
                 "value": round(rate, 1),
                 "target": f">= {0.95 * limit:.0f} (0.95 x limit {limit:.0f})",
-                "note": f"ratio {rate / limit:.2f} of limit; dspy.Evaluate {dspy_rate:.1f}/s ({dspy_rate / limit:.2f}); {n} examples, {calls} calls",
+                "note": (
+                    f"ratio {rate / limit:.2f} of limit; server saw at most {in_flight} in flight (cap {c}); "
+                    f"dspy.Evaluate {dspy_rate:.1f}/s ({dspy_rate / limit:.2f}); {n} examples, {calls} calls"
+                ),
             })
         rows.append(_client_ceiling(quick))
-        rows.extend(_second_run(server, db, quick))
+        rows.extend(_second_run(api_base, db, quick))
         db.close()
     return rows
 
 
 def _client_ceiling(quick: bool) -> dict:
     from judgeflow.store import connect
-    from tests.fakes.openai_server import FakeOpenAIServer, valid_answer
 
     n = 100 if quick else 300
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(valid_answer(4), latency=0.0) as server:
+    with tempfile.TemporaryDirectory() as tmp, fake_server(0.0) as api_base:
         con = connect(Path(tmp) / "c.duckdb")
-        seconds, _ = _engine(server, _examples(n, "ceiling"), 16, con)
+        seconds, _ = _engine(api_base, _examples(n, "ceiling"), 16, con)
         con.close()
     rate = n / seconds
     binds = "client (Python + litellm CPU)" if rate < 64 / LATENCY else "endpoint"
@@ -122,11 +159,11 @@ def _client_ceiling(quick: bool) -> dict:
     }
 
 
-def _second_run(server, db, quick: bool) -> list[dict]:
+def _second_run(api_base: str, db, quick: bool) -> list[dict]:
     n, c = (120, 16) if quick else (400, 16)
     items = _examples(n, "again")
-    first, first_calls = _engine(server, items, c, db, use_cache=True)
-    second, second_calls = _engine(server, items, c, db, use_cache=True)
+    first, first_calls = _engine(api_base, items, c, db, use_cache=True)
+    second, second_calls = _engine(api_base, items, c, db, use_cache=True)
     return [
         {
             "benchmark": BENCH,

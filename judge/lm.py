@@ -11,6 +11,9 @@ that counts each HTTP call (failed ones too), its tokens and its cost into
 dspy's retries and cache are off (``num_retries=0``, ``cache=False``): the evaluation engine
 retries itself (it honours Retry-After, which dspy 3.4.1 drops from litellm's 429s) and keys
 its own cache on the endpoint (dspy's cache key ignores ``api_base``).
+
+``build_lm`` also installs the endpoint concurrency gate (``judge.gate``) into litellm before
+the first call, so the engine can cap requests in flight at the wire.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from urllib.parse import urlparse
 
 import dspy
 
+from judge import gate
 from judgeflow.config import LMConfig
 from judgeflow.errors import InputError, JudgeflowError
 
@@ -338,6 +342,7 @@ def build_lm(
     if cfg.api_base:
         options["api_base"] = cfg.api_base
     options.update(extra)
+    gate.install()  # before litellm caches an OpenAI SDK client built on another http client
     return MeteredLM(
         cfg.model,
         role=role,

@@ -2,6 +2,10 @@
 
 tasks/evaluate.py is the entry point (``evaluate_program``, ``evaluate_task``); this module
 holds one run's mechanics. Only the calling thread touches the DuckDB connection.
+
+When the judge LM's requests go through the endpoint gate (``judge.gate``), the pool has a few
+more threads than the concurrency and the gate caps the requests in flight at ``concurrency``:
+each example's client CPU then overlaps the other examples' waits instead of idling the wire.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dspy
 
+from judge.gate import endpoint_limit, gated_api_base
 from judge.lm import Usage, track_usage
 from judge.scale import Scale
 from judge.types import JudgeExample, JudgeOutput
@@ -62,6 +68,27 @@ class EvalResult:
     @property
     def n_parse_errors(self) -> int:
         return sum(o.status == "parse_error" for o in self.outputs)
+
+
+def worker_plan(lm: Any, concurrency: int) -> tuple[int, str | None]:
+    """(worker threads, gated api_base) for judging with ``lm`` at ``concurrency``.
+
+    Gated: the gate holds requests in flight at ``concurrency``, so extra threads can do their
+    ~6-7 ms of client CPU (prompt formatting, litellm and SDK processing, parsing) while the
+    slots are busy. A thread spends cpu/(cpu + latency) of its time outside a slot: about 3%
+    at 200 ms, i.e. ~2 threads' worth at concurrency 64. ``concurrency // 4`` leaves ample
+    room for GIL stalls and slower parsing, and the floor of 2 lets one thread prepare the next
+    request while another parses an answer at concurrency 1. More threads only add GIL
+    contention. Not gated: one thread per slot, the threads themselves being the cap.
+
+    An LM with a CallBudget is not gated either: its calls are charged before they wait for a
+    slot, so when the budget runs out and the run stops, calls already charged by the extra
+    threads would still be sent and their answers lost instead of cached.
+    """
+    api_base = None if getattr(lm, "budget", None) is not None else gated_api_base(lm)
+    if api_base is None:
+        return concurrency, None
+    return concurrency + max(2, concurrency // 4), api_base
 
 
 def judge_with_retries(program: Any, example: JudgeExample, lm: dspy.LM, retry: RetryPolicy) -> JudgeOutput:
@@ -139,32 +166,34 @@ class Run:
         last_flush = time.perf_counter()
         stop = threading.Event()
         finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # O(1) per result, unlike wait()
-        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="judge")
-        try:
-            futures: dict[Future, str] = {}
-            for key, example in todo.items():
-                future = pool.submit(self._one, example, stop)
-                futures[future] = key
-                future.add_done_callback(finished.put)
-            for _ in range(len(futures)):
-                future = self._next(finished, pending_cache)
-                key = futures[future]
-                output, usage, seconds = future.result()  # a non-LM error propagates here
-                results[key] = (output, usage, seconds)
-                if use_cache and output.status != "lm_error":
-                    pending_cache.append(store.CacheEntry(key, hashes[key], output))
-                n = copies.get(key, 1)
-                bar.advance(n, lm_errors=n if output.status == "lm_error" else 0)
-                if len(pending_cache) >= CACHE_FLUSH_EVERY or time.perf_counter() - last_flush > 2:
-                    self._flush(pending_cache)
-                    last_flush = time.perf_counter()
-        except BaseException:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            self._flush(pending_cache)  # keep paid work even when the run fails
-        pool.shutdown(wait=True)
+        threads, gated = worker_plan(self.lm, concurrency)
+        with endpoint_limit(gated, concurrency) if gated else nullcontext():
+            pool = ThreadPoolExecutor(max_workers=min(threads, len(todo)), thread_name_prefix="judge")
+            try:
+                futures: dict[Future, str] = {}
+                for key, example in todo.items():
+                    future = pool.submit(self._one, example, stop)
+                    futures[future] = key
+                    future.add_done_callback(finished.put)
+                for _ in range(len(futures)):
+                    future = self._next(finished, pending_cache)
+                    key = futures[future]
+                    output, usage, seconds = future.result()  # a non-LM error propagates here
+                    results[key] = (output, usage, seconds)
+                    if use_cache and output.status != "lm_error":
+                        pending_cache.append(store.CacheEntry(key, hashes[key], output))
+                    n = copies.get(key, 1)
+                    bar.advance(n, lm_errors=n if output.status == "lm_error" else 0)
+                    if len(pending_cache) >= CACHE_FLUSH_EVERY or time.perf_counter() - last_flush > 2:
+                        self._flush(pending_cache)
+                        last_flush = time.perf_counter()
+            except BaseException:
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            finally:
+                self._flush(pending_cache)  # keep paid work even when the run fails
+            pool.shutdown(wait=True)
         return results
 
     def _next(self, finished: queue.SimpleQueue, pending_cache: list[store.CacheEntry]) -> Future:

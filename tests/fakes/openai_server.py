@@ -11,7 +11,10 @@ the client timeout, fixed latency.
 
 Responders may depend on the request (e.g. on the instruction text, see :func:`request_text`),
 so optimizer and flow tests can script answers that reward one prompt over another.
-Run ``python -m tests.fakes.openai_server --latency 0.2`` to serve standalone.
+Run ``python -m tests.fakes.openai_server --latency 0.2 [--port P]`` to serve standalone, e.g.
+as a separate process for a benchmark: its first stdout line names the api_base, ``GET
+{api_base}/stats`` returns ``{"calls", "max_in_flight", "in_flight"}`` and ``POST
+{api_base}/stats/reset`` starts a new ``max_in_flight`` measurement.
 """
 
 from __future__ import annotations
@@ -204,11 +207,13 @@ class FakeOpenAIServer:
         latency: float = 0.0,
         log_path: str | Path | None = None,
         models: Iterable[str] = (DEFAULT_MODEL,),
+        port: int = 0,
     ) -> None:
         self.responder: Responder = _as_responder(responder or valid_answer(4))
         self.latency = latency
         self.log_path = Path(log_path) if log_path else None
         self.models = list(models)
+        self.requested_port = port  # 0: any free port
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -220,7 +225,7 @@ class FakeOpenAIServer:
     # -- lifecycle --
     def start(self) -> FakeOpenAIServer:
         handler = type("Handler", (_Handler,), {"fake": self})
-        httpd = _Server(("127.0.0.1", 0), handler)
+        httpd = _Server(("127.0.0.1", self.requested_port), handler)
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="fake-openai", daemon=True)
         self._thread.start()
@@ -274,6 +279,17 @@ class FakeOpenAIServer:
             self.requests.clear()
             self.max_in_flight = 0
 
+    def stats(self) -> dict[str, int]:
+        """What ``GET /stats`` answers: chat requests so far and the in-flight counts."""
+        calls = self.calls
+        with self._lock:
+            return {"calls": calls, "max_in_flight": self.max_in_flight, "in_flight": self.in_flight}
+
+    def reset_max_in_flight(self) -> None:
+        """Start a new max_in_flight measurement (requests now in flight count towards it)."""
+        with self._lock:
+            self.max_in_flight = self.in_flight
+
     def _enter(self) -> None:
         with self._lock:
             self.in_flight += 1
@@ -325,6 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/models"):
             body = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in self.fake.models]}
             status = 200
+        elif self.path.rstrip("/").endswith("/stats"):
+            body, status = self.fake.stats(), 200
         else:
             body, status = error_body(f"no route {self.path}", "not_found"), 404
         self.fake._record(RecordedRequest("GET", self.path, dict(self.headers), None, arrived, status))
@@ -338,6 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             payload = None
+        if self.path.rstrip("/").endswith("/stats/reset"):
+            self.fake.reset_max_in_flight()
+            self._send(Reply(200, self.fake.stats()))
+            return
         if payload is None:
             reply = Reply(400, error_body("request body is not JSON", "invalid_request_error"))
         elif not self.path.rstrip("/").endswith("/chat/completions"):
@@ -379,8 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake OpenAI chat API on 127.0.0.1.")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     parser.add_argument("--rating", type=int, default=4, help="the rating every answer gives")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     args = parser.parse_args(argv)
-    with FakeOpenAIServer(valid_answer(args.rating), latency=args.latency) as server:
+    with FakeOpenAIServer(valid_answer(args.rating), latency=args.latency, port=args.port) as server:
         print(f"fake OpenAI server on {server.api_base} (Ctrl-C to stop)", flush=True)
         try:
             threading.Event().wait()
