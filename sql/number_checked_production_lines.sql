@@ -1,18 +1,7 @@
 -- Number the rows just loaded from one JSONL file by their order of insertion (the file's line
--- order), then skip the lines the reader rejected: an accepted row sits after every rejected
--- line i (1-based, in line order) with line_i - i < its ordinal.
+-- order), skipping the lines the reader rejected (jf_file_line, sql/create_file_line_macro.sql).
 UPDATE checked_production
-SET
-    source_row = numbered.ordinal + (
-        SELECT count(*)
-        FROM (
-            SELECT
-                line,
-                row_number() OVER (ORDER BY line) AS i
-            FROM (SELECT DISTINCT line FROM jf_reject_errors) AS rejected_lines
-        ) AS rejected
-        WHERE rejected.line - rejected.i < numbered.ordinal
-    )
+SET source_row = jf_file_line(numbered.ordinal)
 FROM (
     SELECT
         rowid AS rid,

@@ -116,6 +116,7 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
         "week_start": start,
         "week_end": end,
     }
+    con.execute(sql("create_record_failure_macro"))
     if source == "annotations":
         params |= {"paths": json_paths(source, field_map), "timezone": settings.timezone,
                    "scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
@@ -152,14 +153,11 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
 
 def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], infos: list[dict[str, object]],
                       paths: list[str], timezone: str, params: dict[str, Any]) -> None:
-    """Fill checked_production from the staged records, then from each file read in place."""
+    """Fill checked_production from each file read in place, then from the staged records."""
     con.execute(sql("create_checked_production"))
     con.execute("SET VARIABLE jf_timezone = $timezone", {"timezone": timezone})
     con.execute("SET VARIABLE jf_paths = $paths", {"paths": paths})
     try:
-        con.execute(sql("create_staged_records_from_staged_raw"))
-        con.execute(sql("create_production_fields_from_records"))
-        con.execute(sql("insert_checked_production"), params)
         in_place = [(f, info) for f, info in zip(files, infos, strict=True) if info.get("read") == "in place"]
         if any(f.format == "parquet" for f, _ in in_place):
             con.execute(sql("create_typed_value_macros"))
@@ -169,6 +167,10 @@ def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], i
                 con.execute(sql("insert_checked_production"), params)
             else:
                 info["rejected_lines"] = _check_jsonl_in_place(con, file, params)
+        # Last, so the lines the in-place JSONL reads rejected (staged above) are checked too.
+        con.execute(sql("create_staged_records_from_staged_raw"))
+        con.execute(sql("create_production_fields_from_records"))
+        con.execute(sql("insert_checked_production"), params)
     finally:
         con.execute("DROP VIEW IF EXISTS production_fields")
         con.execute("DROP VIEW IF EXISTS staged_records")
@@ -177,7 +179,10 @@ def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], i
 
 
 def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> int:
-    """Check one JSONL file's lines straight from the file; return how many lines were rejected."""
+    """Check one JSONL file's lines straight from the file; return how many lines were rejected.
+
+    The rejected lines are staged in staged_raw, as for a staged file, and checked with it.
+    """
     uri = {"uri": file.uri}
     read_jsonl_in_place(con, file, "staged_records")
     con.execute(sql("create_production_fields_from_records"))
@@ -186,11 +191,12 @@ def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, para
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"cannot read {file.uri!r} as jsonl: {first}; fix the file or convert it") from exc
+    con.execute(sql("create_file_line_macro"))
     con.execute(sql("number_checked_production_lines"), uri)
     con.execute(sql("delete_checked_production_blank_lines"), uri)
     rejected = con.execute(sql("count_rejected_lines")).fetchone()[0]
     if rejected:
-        con.execute(sql("insert_checked_production_rejects"), uri)
+        con.execute(sql("insert_staged_rejects"), {**uri, "format": "jsonl"})
     return rejected
 
 

@@ -183,6 +183,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, in_place: bo
             kind = "jsonl"
         rejected = con.execute(sql("count_rejected_lines")).fetchone()[0]
         if rejected:
+            con.execute(sql("create_file_line_macro"))
             con.execute(sql("renumber_staged_lines"), {"uri": file.uri})
             con.execute(sql("insert_staged_rejects"), {"uri": file.uri, "format": kind})
         info["rejected_lines"] = rejected
