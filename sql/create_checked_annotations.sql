@@ -1,37 +1,10 @@
--- Parse staged annotation records; give each row its first failing check
--- (NULL = clean).
--- $paths are the JSON paths of: query, document, rating, annotation_id, doc_id, explanation,
--- annotator, title, doc_type, modified_at, created_at, quarantine_reason, quarantine_message.
+-- Check the parsed staged annotation records (parsed_records); give each row its first
+-- failing check (NULL = clean).
+-- jf_paths (the session variable parsed_records reads) are the JSON paths of: query,
+-- document, rating, annotation_id, doc_id, explanation, annotator, title, doc_type,
+-- modified_at, created_at, quarantine_reason, quarantine_message.
 CREATE OR REPLACE TEMP TABLE checked_annotations AS
-WITH typed AS (
-    -- try(): a record that is not JSON gets NULL types (malformed_json) instead of an error.
-    -- The path '$' put first gives the record's own type in the same parse.
-    SELECT
-        source_uri,
-        source_row,
-        record,
-        read_error,
-        read_message,
-        try(json_type(record, list_prepend('$', $paths))) AS field_types
-    FROM staged_raw
-),
-
-parsed AS (
-    SELECT
-        source_uri,
-        source_row,
-        record,
-        read_error,
-        read_message,
-        field_types[1] AS record_type,
-        field_types[2:] AS t,
-        CASE
-            WHEN field_types[1] = 'OBJECT' THEN try(json_extract_string(record, $paths))
-        END AS v
-    FROM typed
-),
-
-fields AS (
+WITH fields AS (
     SELECT
         source_uri,
         source_row,
@@ -68,7 +41,7 @@ fields AS (
                 THEN timezone($timezone, try_cast(v[11] AS TIMESTAMPTZ))
             ELSE try_cast(v[11] AS TIMESTAMP)
         END AS created_at
-    FROM parsed
+    FROM parsed_records
 ),
 
 judged AS (

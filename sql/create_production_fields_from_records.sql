@@ -1,36 +1,7 @@
--- The production fields of the JSON records in staged_records (variables jf_paths, jf_timezone).
--- jf_paths are the JSON paths of: query, document, sample_id, doc_id, seen_at, metadata,
--- judge_raw_output, quarantine_reason, quarantine_message.
+-- The production fields of the parsed staged records (parsed_records; variables jf_paths,
+-- jf_timezone). jf_paths are the JSON paths of: query, document, sample_id, doc_id, seen_at,
+-- metadata, judge_raw_output, quarantine_reason, quarantine_message.
 CREATE OR REPLACE TEMP VIEW production_fields AS
-WITH typed AS (
-    -- try(): a record that is not JSON gets NULL types (malformed_json) instead of an error.
-    -- The path '$' put first gives the record's own type in the same parse.
-    SELECT
-        source_uri,
-        source_row,
-        record,
-        read_error,
-        read_message,
-        try(json_type(record, list_prepend('$', getvariable('jf_paths')))) AS field_types
-    FROM staged_records
-),
-
-parsed AS (
-    SELECT
-        source_uri,
-        source_row,
-        record,
-        read_error,
-        read_message,
-        field_types[1] AS record_type,
-        field_types[2:] AS t,
-        CASE
-            WHEN field_types[1] = 'OBJECT'
-                THEN try(json_extract_string(record, getvariable('jf_paths')))
-        END AS v
-    FROM typed
-)
-
 SELECT
     source_uri,
     source_row,
@@ -56,4 +27,4 @@ SELECT
             THEN timezone(getvariable('jf_timezone'), try_cast(v[5] AS TIMESTAMPTZ))
         ELSE try_cast(v[5] AS TIMESTAMP)
     END AS seen_at
-FROM parsed;
+FROM parsed_records;

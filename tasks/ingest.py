@@ -117,12 +117,19 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
         "week_end": end,
     }
     con.execute(sql("create_record_failure_macro"))
-    if source == "annotations":
-        params |= {"paths": json_paths(source, field_map), "timezone": settings.timezone,
-                   "scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
-        con.execute(sql("create_checked_annotations"), params)
-    else:
-        _check_production(con, files, infos, json_paths(source, field_map), settings.timezone, params)
+    con.execute("SET VARIABLE jf_paths = $paths", {"paths": json_paths(source, field_map)})
+    try:
+        if source == "annotations":
+            params |= {"timezone": settings.timezone, "scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
+            _parse_records(con, "create_staged_records_from_staged_raw")
+            con.execute(sql("create_checked_annotations"), params)
+        else:
+            _check_production(con, files, infos, settings.timezone, params)
+    finally:
+        for view in ("production_fields", "parsed_records", "staged_records"):  # fixed names
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for name in ("jf_timezone", "jf_paths", "jf_file", "jf_uri", "jf_delim", "jf_max_line_size"):
+            con.execute(f"RESET VARIABLE {name}")  # fixed names, no input
     con.execute("DROP TABLE staged_raw")
     _add_query_keys(con, source)
     if source == "production":
@@ -151,31 +158,30 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
     }
 
 
+def _parse_records(con: duckdb.DuckDBPyConnection, staged_records: str) -> None:
+    """Point staged_records at its source (the named SQL file) and parse it (parsed_records)."""
+    con.execute(sql(staged_records))
+    con.execute(sql("create_parsed_records"))
+
+
 def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], infos: list[dict[str, object]],
-                      paths: list[str], timezone: str, params: dict[str, Any]) -> None:
+                      timezone: str, params: dict[str, Any]) -> None:
     """Fill checked_production from each file read in place, then from the staged records."""
     con.execute(sql("create_checked_production"))
     con.execute("SET VARIABLE jf_timezone = $timezone", {"timezone": timezone})
-    con.execute("SET VARIABLE jf_paths = $paths", {"paths": paths})
-    try:
-        in_place = [(f, info) for f, info in zip(files, infos, strict=True) if info.get("read") == "in place"]
-        if any(f.format == "parquet" for f, _ in in_place):
-            con.execute(sql("create_typed_value_macros"))
-        for file, info in in_place:
-            if file.format == "parquet":
-                read_typed_parquet(con, file, "production_fields")
-                con.execute(sql("insert_checked_production"), params)
-            else:
-                info["rejected_lines"] = _check_jsonl_in_place(con, file, params)
-        # Last, so the lines the in-place JSONL reads rejected (staged above) are checked too.
-        con.execute(sql("create_staged_records_from_staged_raw"))
-        con.execute(sql("create_production_fields_from_records"))
-        con.execute(sql("insert_checked_production"), params)
-    finally:
-        con.execute("DROP VIEW IF EXISTS production_fields")
-        con.execute("DROP VIEW IF EXISTS staged_records")
-        for name in ("jf_timezone", "jf_paths", "jf_file", "jf_uri", "jf_delim", "jf_max_line_size"):
-            con.execute(f"RESET VARIABLE {name}")  # fixed names, no input
+    in_place = [(f, info) for f, info in zip(files, infos, strict=True) if info.get("read") == "in place"]
+    if any(f.format == "parquet" for f, _ in in_place):
+        con.execute(sql("create_typed_value_macros"))
+    for file, info in in_place:
+        if file.format == "parquet":
+            read_typed_parquet(con, file, "production_fields")
+            con.execute(sql("insert_checked_production"), params)
+        else:
+            info["rejected_lines"] = _check_jsonl_in_place(con, file, params)
+    # Last, so the lines the in-place JSONL reads rejected (staged above) are checked too.
+    _parse_records(con, "create_staged_records_from_staged_raw")
+    con.execute(sql("create_production_fields_from_records"))
+    con.execute(sql("insert_checked_production"), params)
 
 
 def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> int:
@@ -185,6 +191,7 @@ def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, para
     """
     uri = {"uri": file.uri}
     read_jsonl_in_place(con, file, "staged_records")
+    con.execute(sql("create_parsed_records"))
     con.execute(sql("create_production_fields_from_records"))
     try:
         con.execute(sql("insert_checked_production"), params)
