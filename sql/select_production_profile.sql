@@ -1,8 +1,27 @@
--- The narrow per-row projection Great Expectations validates (no documents, no texts).
+-- The batch profile Great Expectations validates, computed in DuckDB as one row: the rows
+-- read and clean, the quarantine rate, and how many clean rows break each rule (0 expected).
+WITH repeated_ids AS (
+    SELECT count(*) AS n
+    FROM checked_production
+    WHERE reason_code IS NULL
+    GROUP BY sample_id
+    HAVING count(*) > 1
+)
+
 SELECT
-    c.reason_code IS NOT NULL AS quarantined,
-    length(c.query) AS query_chars,
-    length(c.document) AS document_chars,
-    hash(c.sample_id) AS id_hash,
-    c.seen_at IS NULL OR (c.seen_at >= $week_start AND c.seen_at < $week_end) AS in_week
+    count(*) AS rows_read,
+    count(*) FILTER (WHERE c.reason_code IS NULL) AS clean_rows,
+    coalesce(count(c.reason_code) / nullif(count(*), 0), 0)::DOUBLE AS quarantine_rate,
+    count(*) FILTER (
+        WHERE c.reason_code IS NULL AND coalesce(length(c.query), 0) < 1
+    ) AS rows_with_empty_query,
+    count(*) FILTER (
+        WHERE
+        c.reason_code IS NULL
+        AND NOT coalesce(length(c.document) BETWEEN 1 AND $max_document_chars, FALSE)
+    ) AS rows_with_document_out_of_bounds,
+    (SELECT coalesce(sum(r.n), 0) FROM repeated_ids AS r) AS rows_sharing_an_id,
+    count(*) FILTER (
+        WHERE c.reason_code IS NULL AND (c.seen_at < $week_start OR c.seen_at >= $week_end)
+    ) AS rows_outside_the_week
 FROM checked_production AS c;

@@ -44,7 +44,8 @@ def test_a_clean_batch_meets_every_expectation(con):
     validation = validate_batch(con, "annotations", WEEK, load_settings(), {}, 20)
     assert validation.success, validation.problems
     assert all(r["success"] for r in validation.results)
-    assert results_by_name(validation)["rows:expect_column_values_to_be_in_set:rating"]["element_count"] == 20
+    rating = results_by_name(validation)["rows:expect_column_values_to_be_between:rows_with_rating_outside_the_scale"]
+    assert (rating["element_count"], rating["unexpected_count"]) == (20, 0)
 
 
 def test_rows_the_sql_checks_let_through_are_caught_by_the_suite(con):
@@ -52,8 +53,8 @@ def test_rows_the_sql_checks_let_through_are_caught_by_the_suite(con):
     validation = validate_batch(con, "annotations", WEEK, load_settings(), {}, 5)
     failed = {name: r["unexpected_count"] for name, r in results_by_name(validation).items() if not r["success"]}
     assert failed == {
-        "rows:expect_column_values_to_be_in_set:rating": 1,
-        "rows:expect_column_values_to_be_unique:id_hash": 2,
+        "rows:expect_column_values_to_be_between:rows_with_rating_outside_the_scale": 1,
+        "rows:expect_column_values_to_be_between:rows_sharing_an_id": 2,
     }
     with pytest.raises(ValidationFailedError, match="judgeflow bug"):
         raise_on_problems([validation])
@@ -94,3 +95,37 @@ def test_validations_from_several_threads_are_serialised_and_stay_correct(db_pat
         outcomes = list(pool.map(run, range(4)))
     con.close()
     assert all(problems and "judgeflow bug" in problems[0] for problems in outcomes)
+
+
+def test_production_rows_breaking_each_rule_are_counted_in_duckdb(con):
+    from judgeflow.store import sql
+
+    con.execute(sql("create_checked_production"))
+    long_document = "x" * (load_settings().max_document_chars + 1)
+    rows = [  # (sample_id, query, document, seen_at, reason_code)
+        ("s1", "q", "doc", "2026-11-17 10:00:00", None),
+        ("s1", "q", "doc", "2026-11-17 11:00:00", None),  # a repeated id: both rows count
+        ("s2", "", "doc", "2026-11-17 10:00:00", None),
+        ("s3", "q", long_document, "2026-11-17 10:00:00", None),
+        ("s4", "q", "doc", "2026-12-01 10:00:00", None),
+        ("s5", "q", "", "2026-12-01 10:00:00", "empty_document"),  # quarantined: not counted
+    ]
+    for i, (sample_id, query, document, seen_at, reason) in enumerate(rows):
+        con.execute(
+            "INSERT INTO checked_production (source_uri, source_row, sample_id, query, document, seen_at, reason_code)"
+            " VALUES ('test://p', $row, $id, $query, $document, $seen_at, $reason)",
+            {"row": i + 1, "id": sample_id, "query": query, "document": document, "seen_at": seen_at, "reason": reason},
+        )
+    validation = validate_batch(con, "production", WEEK, load_settings(), {"empty_document": 1}, 6)
+    counts = {name.split(":")[-1]: r["unexpected_count"] for name, r in results_by_name(validation).items()
+              if name.startswith("rows:")}
+    assert counts == {
+        "clean_rows": None,
+        "rows_with_empty_query": 1,
+        "rows_with_document_out_of_bounds": 1,
+        "rows_sharing_an_id": 2,
+        "rows_outside_the_week": 1,
+    }
+    rate = results_by_name(validation)["batch:expect_column_values_to_be_between:quarantine_rate"]
+    assert rate["details"]["observed_value"] == pytest.approx(1 / 6)
+    assert not rate["success"]
