@@ -189,7 +189,8 @@ def constant_rows(train: list[Any], test: list[Any], scale: Any) -> list[dict]:
 def run(quick: bool = False) -> list[dict]:
     """The whole benchmark; the table is rewritten after every chunk of test pairs, labelled with n."""
     from judge.local_model import with_local_endpoint
-    from judge.program import RelevanceJudge, program_hash
+    from judge.program import RelevanceJudge
+    from judge.saving import program_hash
     from judge.scale import Scale
     from judgeflow.config import load_settings
     from judgeflow.store import open_store

@@ -12,7 +12,8 @@ from typing import Any
 
 from judgeflow.config import Settings
 from tasks.artifacts import ArtifactStore
-from tasks.publish import list_versions, publish_version, read_pointer
+from tasks.champion import list_versions, read_pointer
+from tasks.publish import publish_version
 
 
 def _lms(settings: Settings) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def publish_outcome(
 
 def settle_staged(settings: Settings, week: str, published: dict[str, Any], approval: dict[str, Any] | None) -> dict[str, Any]:
     """Apply a human's answer to a staged version: approve moves the pointer, else record a reject."""
-    from tasks.publish import approve_staged, reject_staged
+    from tasks.champion import approve_staged, reject_staged
 
     staged = published.get("candidate")
     if approval is None or not staged or staged.get("status") != "staged" or staged.get("approved") is not None:

@@ -186,12 +186,13 @@ def program_judge(program: Any, lm_cfg: Any, *, scale: Scale, con: duckdb.DuckDB
 
 def resolve_program(program: str, settings: Settings) -> Any:
     """"champion" (the published champion, else the baseline judge) or a saved program path."""
-    from judge.program import RelevanceJudge, load_program
+    from judge.program import RelevanceJudge
+    from judge.saving import load_program
 
     if program != "champion":
         return load_program(program, settings.scale)
     try:
-        from tasks.publish import load_champion
+        from tasks.champion import load_champion
     except ImportError:
         load_champion = None
     champion = load_champion(settings) if load_champion else None

@@ -68,7 +68,7 @@ def evaluate_program(
     still names it in cache keys and stored rows. Raises LMErrorRateExceeded when more than
     ``lm_error_threshold`` of the examples end as lm_error (the predictions are stored first).
     """
-    from judge.program import program_hash
+    from judge.saving import program_hash
 
     examples = list(examples)
     concurrency = _check_args(examples, lm_cfg, concurrency, lm_error_threshold)

@@ -267,7 +267,7 @@ def alert(week: str, decision: dict[str, Any], published: dict[str, Any]) -> lis
 def rollback_champion(settings: Settings, to_version: str | None, reason: str) -> dict[str, Any]:
     """Move the champion pointer back (default: to the champion before the current one)."""
     from tasks.artifacts import ArtifactStore
-    from tasks.publish import read_pointer, rollback
+    from tasks.champion import read_pointer, rollback
 
     store = ArtifactStore(settings.artifacts)
     before = read_pointer(store)

@@ -28,7 +28,8 @@ from prefect.cache_policies import NO_CACHE
 from judge.disagreements import build_report
 from judge.guardrails import Guardrails, RejectionLog
 from judge.lm import CallBudget, build_lm, lm_identity, usage_by_role
-from judge.program import RelevanceJudge, program_hash, save_program
+from judge.program import RelevanceJudge
+from judge.saving import program_hash, save_program
 from judgeflow.config import LMConfig, Settings
 from judgeflow.weeks import parse_week
 from tasks.optimizers.context import OptimizeSettings, SearchContext, SearchOutcome

@@ -20,8 +20,8 @@ from judgeflow.errors import ValidationFailedError
 from judgeflow.store import open_store
 from judgeflow.weeks import parse_week
 from tasks.artifacts import ArtifactStore, week_lock
+from tasks.champion import list_versions, read_pointer, read_version
 from tasks.gate import Check, Decision, GateThresholds, decide
-from tasks.publish import list_versions, read_pointer, read_version
 
 
 def sha256_file(path: str | Path) -> str:
@@ -109,7 +109,8 @@ def week_start_champion(store: ArtifactStore, week: str) -> str | None:
 
 def champion_program(settings: Settings, week: str, workdir: Path) -> dict[str, Any]:
     """Write the week's champion (or the baseline) to workdir and describe it."""
-    from judge.program import RelevanceJudge, save_program
+    from judge.program import RelevanceJudge
+    from judge.saving import save_program
 
     store = ArtifactStore(settings.artifacts)
     version = week_start_champion(store, parse_week(week))
@@ -129,7 +130,7 @@ def evaluate_program_file(settings: Settings, week: str, program: dict[str, Any]
     """Evaluate a program file on one split; return metrics, per-example predictions, usage."""
     from judge.disagreements import build_report
     from judge.local_model import with_local_endpoint
-    from judge.program import load_program
+    from judge.saving import load_program
     from tasks.evaluate import evaluate_program
     from tasks.split import load_examples
 
@@ -173,7 +174,7 @@ def evaluate_program_file(settings: Settings, week: str, program: dict[str, Any]
 def guardrail_verdict(settings: Settings, week: str, champion: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
     """Run every guardrail on the candidate against train and dev data and the champion."""
     from judge.guardrails import Guardrails
-    from judge.program import load_program
+    from judge.saving import load_program
     from tasks.split import load_examples
 
     champ = load_program(champion["path"], settings.scale)
@@ -237,7 +238,7 @@ def optimize_candidate(
     budget_cost: float | None, seed: int,
 ) -> dict[str, Any]:
     """Optimize the week's champion on train (dev for selection) and describe the candidate file."""
-    from judge.program import load_program
+    from judge.saving import load_program
     from tasks.optimize import optimize_week
     from tasks.optimizers.context import OptimizeSettings
 

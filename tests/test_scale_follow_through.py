@@ -24,10 +24,9 @@ from judge.program import (
     RelevanceJudge,
     baseline_instruction,
     judge_one,
-    load_program,
     make_signature,
-    save_program,
 )
+from judge.saving import load_program, save_program
 from judge.scale import Scale
 from judge.types import JudgeExample, JudgeOutput
 from judgeflow.config import load_settings

@@ -21,12 +21,13 @@ def resolve_program(spec: str, settings: Settings) -> tuple[Any, str, str]:
     Without a published champion (or before publishing exists) the baseline judge stands in,
     and the note says so.
     """
-    from judge.program import RelevanceJudge, load_program
+    from judge.program import RelevanceJudge
+    from judge.saving import load_program
 
     if spec != "champion":
         return load_program(spec, settings.scale), spec, ""
     try:
-        from tasks.publish import load_champion
+        from tasks.champion import load_champion
     except ImportError:
         return RelevanceJudge(scale=settings.scale), "baseline", "publishing is not available; evaluated the baseline judge"
     found = load_champion(settings)

@@ -29,7 +29,7 @@ def _fmt(value: float | None, pattern: str) -> str:
 def history(artifacts_url: str | None, as_json: bool) -> None:
     """List published versions with week, status, NMSE and parse rate; * marks the champion."""
     from tasks.artifacts import ArtifactStore
-    from tasks.publish import list_versions
+    from tasks.champion import list_versions
 
     store = ArtifactStore(load_settings(artifacts_url=artifacts_url).artifacts)
     versions = list_versions(store)
@@ -68,8 +68,8 @@ def rollback(to: str | None, reason: str, artifacts_url: str | None, as_json: bo
     """Move the champion pointer back and send the rollback alert."""
     from tasks.alert import ConsoleNotifier, get_notifier, rollback_message, send_alert
     from tasks.artifacts import ArtifactStore
-    from tasks.publish import read_pointer
-    from tasks.publish import rollback as do_rollback
+    from tasks.champion import read_pointer
+    from tasks.champion import rollback as do_rollback
 
     store = ArtifactStore(load_settings(artifacts_url=artifacts_url).artifacts)
     before = read_pointer(store)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tasks.artifacts import ArtifactStore
-from tasks.publish import list_versions, read_champion, read_pointer
+from tasks.champion import list_versions, read_champion, read_pointer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.flows.scenario import RuleFake, annotation_rows, write_weeks
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tasks.artifacts import ArtifactStore
-from tasks.publish import publish_version, read_pointer
+from tasks.champion import read_pointer
+from tasks.publish import publish_version
 from tests.fakes.slack_receiver import SlackReceiver
 
 pytestmark = pytest.mark.prefect_server

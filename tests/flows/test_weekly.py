@@ -17,8 +17,8 @@ import pytest
 
 from flows.params import BudgetParams, LMParams
 from tasks.artifacts import ArtifactStore
+from tasks.champion import list_versions, read_pointer
 from tasks.gate import GateThresholds
-from tasks.publish import list_versions, read_pointer
 from tests.fakes.openai_server import FakeOpenAIServer, server_error
 from tests.fakes.slack_receiver import SlackReceiver
 from tests.flows.scenario import RuleFake, annotation_rows, write_weeks

@@ -25,12 +25,10 @@ from judge.program import (
     aggregate_votes,
     baseline_instruction,
     judge_one,
-    load_program,
     make_signature,
-    program_hash,
-    save_program,
     to_dspy_example,
 )
+from judge.saving import load_program, program_hash, save_program
 from judge.scale import Scale
 from judge.types import JudgeExample
 from judgeflow.errors import InputError, JudgeflowError

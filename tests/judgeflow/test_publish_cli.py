@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from judgeflow.config import SLACK_WEBHOOK_ENV
 from tasks.artifacts import ArtifactStore
-from tasks.publish import publish_version, read_pointer
+from tasks.champion import read_pointer
+from tasks.publish import publish_version
 from tests.fakes.slack_receiver import SlackReceiver
 
 

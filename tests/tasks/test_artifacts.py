@@ -24,13 +24,8 @@ from tasks.artifacts import (
     LockHeldError,
     week_lock,
 )
-from tasks.publish import (
-    list_versions,
-    publish_version,
-    read_champion,
-    read_version,
-    rollback,
-)
+from tasks.champion import list_versions, read_champion, read_version, rollback
+from tasks.publish import publish_version
 from tests.tasks.artifact_data import manifest, program
 
 

@@ -274,7 +274,7 @@ def test_the_cli_evaluates_a_saved_program_and_prints_one_json_object(fake_llm, 
     from click.testing import CliRunner
 
     import judgeflow.cli.evaluate  # noqa: F401 - registers the commands
-    from judge.program import save_program
+    from judge.saving import save_program
     from judgeflow.cli import cli
 
     store_examples(con, "2026-W47", "dev", 3)

@@ -19,18 +19,17 @@ from tasks.artifacts import (
     dumps,
     sha256_bytes,
 )
-from tasks.publish import (
+from tasks.champion import (
     approve_staged,
-    build_manifest,
     list_versions,
     load_champion,
-    publish_version,
     read_champion,
     read_pointer,
     read_version,
     reject_staged,
     rollback,
 )
+from tasks.publish import build_manifest, publish_version
 from tests.tasks.artifact_data import manifest, program
 
 
@@ -197,7 +196,8 @@ def test_a_staged_version_becomes_champion_only_when_approved(store):
 
 
 def test_load_champion_restores_the_published_dspy_program_and_refuses_another_scale(tmp_path):
-    from judge.program import RelevanceJudge, program_hash
+    from judge.program import RelevanceJudge
+    from judge.saving import program_hash
     from judgeflow.config import load_settings
 
     settings = load_settings(tmp_path, artifacts_url=str(tmp_path / "artifacts"), scale="0-3")
