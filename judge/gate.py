@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import urllib.request
 import weakref
 from collections.abc import Iterator
@@ -39,6 +40,16 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Endpoint = tuple[str, str, int]
 logger = logging.getLogger("judgeflow.gate")
+_WAITED = threading.local()  # .seconds: this thread's total time queued for a slot
+
+
+def slot_wait_seconds() -> float:
+    """Seconds this thread has spent, in total, waiting for endpoint slots.
+
+    The engine subtracts the difference across one example from its latency, so a stored
+    latency is the LM's answer time, not the time the example queued behind the cap.
+    """
+    return getattr(_WAITED, "seconds", 0.0)
 
 
 def endpoint_of(api_base: str) -> Endpoint:
@@ -67,8 +78,11 @@ class _Slots:
 
     def acquire(self) -> None:
         with self._cond:
-            while self.limits and self.in_flight >= min(self.limits):
-                self._cond.wait()
+            if self.limits and self.in_flight >= min(self.limits):
+                started = time.perf_counter()
+                while self.limits and self.in_flight >= min(self.limits):
+                    self._cond.wait()
+                _WAITED.seconds = slot_wait_seconds() + time.perf_counter() - started
             self.in_flight += 1
 
     def release(self) -> None:

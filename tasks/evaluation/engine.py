@@ -25,7 +25,7 @@ from typing import Any
 
 import dspy
 
-from judge.gate import endpoint_limit, gated_api_base
+from judge.gate import endpoint_limit, gated_api_base, slot_wait_seconds
 from judge.lm import Usage, track_usage
 from judge.scale import Scale
 from judge.types import JudgeExample, JudgeOutput
@@ -207,10 +207,11 @@ class Run:
     def _one(self, example: JudgeExample, stop: threading.Event) -> tuple[JudgeOutput, Usage, float]:
         if stop.is_set():
             raise RuntimeError("evaluation stopped")
-        started = time.perf_counter()
+        started, waited = time.perf_counter(), slot_wait_seconds()
         with track_usage() as usage:
             output = judge_with_retries(self.program, example, self.lm, self.retry)
-        return output, usage, time.perf_counter() - started
+        # The example's own time: its calls and retry waits, not its queueing for a gate slot.
+        return output, usage, time.perf_counter() - started - (slot_wait_seconds() - waited)
 
     def _flush(self, entries: list[store.CacheEntry]) -> None:
         if entries:

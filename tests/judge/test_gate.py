@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -224,3 +225,18 @@ def test_lms_that_do_not_use_litellms_openai_client_are_not_gated(server) -> Non
 
 def test_an_lm_with_a_call_budget_keeps_one_thread_per_slot(server) -> None:
     assert worker_plan(build_lm(fake_lm_config(server), budget=CallBudget(10)), 4) == (4, None)
+
+
+def test_a_stored_latency_leaves_out_the_wait_for_a_gate_slot(server, con) -> None:
+    server.latency = 0.25
+    cfg = fake_lm_config(server)
+    # A process's first calls pay litellm's one-off set-up (~0.6 s here); that is not queueing.
+    evaluate_program(RelevanceJudge(), examples(3), cfg, scale=Scale(), con=con, concurrency=3, progress=False)
+    fresh = [JudgeExample(id=f"w-{i}", query=f"other query {i}", document=f"other document {i}", gold=3) for i in range(6)]
+    started = time.perf_counter()
+    result = evaluate_program(RelevanceJudge(), fresh, cfg, scale=Scale(), con=con, concurrency=1, progress=False)
+    assert time.perf_counter() - started >= 6 * 0.25  # one slot: the examples queued for it
+    latencies = [row[0] for row in con.execute(
+        "SELECT latency_s FROM predictions WHERE run_id = $run", {"run": result.run_id}).fetchall()]
+    assert len(latencies) == 6
+    assert all(0.25 <= s < 0.5 for s in latencies), latencies  # queued, they would reach 0.5-1.5 s
