@@ -29,6 +29,11 @@ class LMParams(BaseModel):
     concurrency: int | None = Field(None, ge=1, le=256, description="Parallel calls during evaluation")
     timeout_s: float | None = Field(None, gt=0, le=3600, description="Seconds before one call is abandoned")
     max_retries: int | None = Field(None, ge=0, le=20, description="Retries of one call on 429/5xx/timeouts")
+    constrained_json: bool | None = Field(
+        None,
+        description="Send the answer's JSON schema as response_format (constrained decoding); "
+        "format failures then stop being measured",
+    )
 
     def resolve(self, base: LMConfig) -> LMConfig:
         """The configured LM with this form's non-empty fields laid over it."""

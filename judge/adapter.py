@@ -3,9 +3,11 @@
 A ``JSONAdapter`` whose ``parse`` is judge.contract (so DSPy, the evaluation engine, the
 optimizers and the score CLI all judge an answer the same way) and which never makes a
 second call: ``JSONAdapter`` is exempt from ``ChatAdapter``'s fallback, and
-``json_repair`` is never used. It also sends no ``response_format``: the prompt and the
-contract, not constrained decoding, decide the format, so the parse rate stays an honest
-measure of the prompt.
+``json_repair`` is never used. By default it sends no ``response_format``: the prompt and
+the contract, not constrained decoding, decide the format, so the parse rate stays an honest
+measure of the prompt. An LM configured with ``constrained_json`` gets the answer's JSON
+schema (the signature's output fields, the rating bounded by the scale) as
+``response_format``, in the shape its server reads; the contract still checks every answer.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ class JudgeAdapter(JSONAdapter):
         self.scale = scale
 
     def _prepare_response_format(self, lm, lm_kwargs, signature) -> None:
-        """Send no response_format (see the module docstring)."""
-        return None
+        """No response_format, unless the LM asks for constrained JSON (see the module docstring)."""
+        shape = getattr(lm, "response_schema", None)
+        if shape is not None:
+            lm_kwargs["response_format"] = response_format(signature, self.scale, shape)
 
     def parse(self, signature: Any, completion: str) -> dict[str, Any]:
         result = check_output(completion, self.scale)
@@ -55,6 +59,32 @@ class JudgeAdapter(JSONAdapter):
         if "reasoning" in signature.output_fields:
             values["reasoning"] = output.reasoning
         return values
+
+
+def answer_schema(signature: Any, scale: Scale) -> dict[str, Any]:
+    """The JSON schema of a valid answer: every output field, the rating an integer on ``scale``."""
+    properties: dict[str, Any] = {}
+    for name in signature.output_fields:
+        if name == "rating":
+            properties[name] = {"type": "integer", "minimum": scale.lo, "maximum": scale.hi}
+        else:
+            properties[name] = {"type": "string"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def response_format(signature: Any, scale: Scale, shape: str) -> dict[str, Any]:
+    """``answer_schema`` as response_format: "openai" (json_schema) or "llama_cpp" (json_object + schema)."""
+    schema = answer_schema(signature, scale)
+    if shape == "llama_cpp":
+        return {"type": "json_object", "schema": schema}
+    if shape == "openai":
+        return {"type": "json_schema", "json_schema": {"name": "relevance_verdict", "strict": True, "schema": schema}}
+    raise ValueError(f"response schema shape must be 'openai' or 'llama_cpp', got {shape!r}")
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -175,6 +175,7 @@ class MeteredLM(dspy.LM):
         budget: CallBudget | None = None,
         free: bool = False,
         fold_system: bool = False,
+        response_schema: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(model, **kwargs)
@@ -183,6 +184,9 @@ class MeteredLM(dspy.LM):
         self.budget = budget
         self.free = free  # a local model: cost 0 rather than unknown
         self.fold_system = fold_system  # the endpoint drops system messages (llama.cpp's gemma format)
+        # None, or how to send the answer's JSON schema (judge.adapter.response_format):
+        # "llama_cpp" ({"type": "json_object", "schema": ...}) or "openai" (json_schema).
+        self.response_schema = response_schema
 
     @contextmanager
     def _metered(self, messages: Any) -> Iterator[Any]:
@@ -368,6 +372,7 @@ def build_lm(
         budget=budget,
         free=cfg.local,
         fold_system=cfg.local,
+        response_schema=("llama_cpp" if cfg.local else "openai") if cfg.constrained_json else None,
         engine="litellm",
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,

@@ -49,15 +49,22 @@ class LMConfig(BaseModel):
     max_retries: int = 4
     concurrency: int = 4
     local: bool = True  # judgeflow starts and stops the embedded llama.cpp server itself
+    # Send the answer's JSON schema as response_format (grammar-constrained decoding where the
+    # server supports it). Off by default: it makes format failures impossible rather than
+    # measured, so the parse rate no longer says anything about the prompt.
+    constrained_json: bool = False
 
     def identity(self) -> dict[str, Any]:
         """What makes two LMs the same for caching and manifests (no secrets)."""
-        return {
+        identity: dict[str, Any] = {
             "model": self.model,
             "api_base": self.api_base,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if self.constrained_json:  # only when on, so unconstrained cache keys stay as they were
+            identity["constrained_json"] = True
+        return identity
 
 
 class Settings(BaseModel):

@@ -37,8 +37,8 @@ def resolve_program(spec: str, settings: Settings) -> tuple[Any, str, str]:
     return program, f"champion {manifest.get('version', '')}".strip(), ""
 
 
-def resolve_lm(settings: Settings, model: str | None, api_base: str | None) -> LMConfig:
-    """The judge LM from settings, overridden by --lm / --api-base; the local model started if needed."""
+def resolve_lm(settings: Settings, model: str | None, api_base: str | None, constrained_json: bool = False) -> LMConfig:
+    """The judge LM from settings, overridden by --lm / --api-base / --constrained-json; the local model started if needed."""
     from judge.local_model import with_local_endpoint
 
     cfg = settings.judge_lm
@@ -47,6 +47,8 @@ def resolve_lm(settings: Settings, model: str | None, api_base: str | None) -> L
         updates.update(model=model, local=False, api_base=None)
     if api_base:
         updates.update(api_base=api_base, local=False)
+    if constrained_json:
+        updates.update(constrained_json=True)
     if updates:
         cfg = cfg.model_copy(update=updates)
     return with_local_endpoint(settings, cfg)
@@ -88,10 +90,13 @@ def _print_table(payload: dict[str, Any]) -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Concurrent LM calls (default: settings).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Evaluate at most this many examples.")
 @click.option("--no-cache", is_flag=True, help="Call the LM even for cached predictions.")
+@click.option("--constrained-json", is_flag=True,
+              help="Send the answer's JSON schema as response_format (constrained decoding; format failures are then not measured).")
 @scale_option
 @db_option
 @json_option
-def evaluate_command(program_spec, split, week, model, api_base, concurrency, limit, no_cache, scale, db_path, as_json) -> None:
+def evaluate_command(program_spec, split, week, model, api_base, concurrency, limit, no_cache, constrained_json, scale, db_path,
+                     as_json) -> None:
     """Score a judge program on stored examples and print its metrics."""
     from judge.lm import lm_identity
     from judgeflow.store import open_store
@@ -106,7 +111,7 @@ def evaluate_command(program_spec, split, week, model, api_base, concurrency, li
         examples = load_examples(con, split, week, limit=limit)
         if not examples:
             raise click.ClickException(f"no {split} examples up to {week} in {settings.database}; ingest a week first")
-        lm_cfg = resolve_lm(settings, model, api_base)
+        lm_cfg = resolve_lm(settings, model, api_base, constrained_json)
         result = evaluate_program(
             program,
             examples,

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import dspy
 import pytest
 
 from judge.lm import (
@@ -22,6 +23,9 @@ from judge.lm import (
     resolve_api_key,
     track_usage,
 )
+from judge.program import RelevanceJudge, judge_one
+from judge.scale import Scale
+from judge.types import JudgeExample
 from judgeflow.config import LMConfig
 from judgeflow.errors import InputError
 from tests.fakes.fixtures import fake_lm_config
@@ -96,6 +100,7 @@ def test_lm_identity_names_endpoint_and_decoding_but_not_timeouts() -> None:
     assert lm_identity(a) != lm_identity(a.model_copy(update={"temperature": 0.5}))
     assert lm_identity(a) != lm_identity(a.model_copy(update={"max_tokens": 99}))
     assert lm_identity(a) == lm_identity(a.model_copy(update={"timeout_s": 1.0, "concurrency": 9}))
+    assert lm_identity(a) != lm_identity(a.model_copy(update={"constrained_json": True}))
 
 
 def test_calls_tokens_and_failures_are_counted_per_role(fake_llm: FakeOpenAIServer) -> None:
@@ -201,3 +206,29 @@ def test_the_local_model_gets_the_instruction_in_the_user_turn_because_its_chat_
     build_lm(fake_lm_config(fake_llm))(messages=[{"role": "system", "content": "RULES"}, {"role": "user", "content": "Q"}])
     assert [m["role"] for m in fake_llm.chat_requests[-1].json["messages"]] == ["system", "user"]
     assert lm_identity(local) != lm_identity(local.model_copy(update={"local": False}))
+
+
+@pytest.mark.parametrize("variant", ["predict", "cot"])
+def test_constrained_json_sends_the_answer_schema_in_the_shape_each_server_reads(
+    fake_llm: FakeOpenAIServer, variant: str
+) -> None:
+    example = JudgeExample(id="e", query="vpn reset", document="How to reset the VPN token.")
+    fields = ["reasoning", "rating", "explanation"] if variant == "cot" else ["rating", "explanation"]
+    judge = RelevanceJudge(scale=Scale.parse("0-3"), variant=variant)
+
+    def judge_with(cfg: LMConfig) -> dict:
+        with dspy.context(lm=build_lm(cfg)):
+            judge_one(judge, example)
+        return fake_llm.chat_requests[-1].json
+
+    assert "response_format" not in judge_with(fake_lm_config(fake_llm))  # off by default: failures stay measured
+
+    sent = judge_with(fake_lm_config(fake_llm, constrained_json=True))["response_format"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["strict"] is True
+    schema = sent["json_schema"]["schema"]
+    assert list(schema["properties"]) == schema["required"] == fields
+    assert schema["properties"]["rating"] == {"type": "integer", "minimum": 0, "maximum": 3}
+
+    local = LMConfig(api_base=fake_llm.api_base, local=True, timeout_s=5.0, constrained_json=True)
+    sent = judge_with(local)["response_format"]
+    assert sent == {"type": "json_object", "schema": schema}  # llama-cpp-python's spelling

@@ -90,11 +90,21 @@ def test_the_real_local_model_judges_three_examples_and_every_answer_is_recorded
         assert LOCAL_MODEL_ALIAS in (serving_models(server.api_base) or [])
         cfg = LMConfig(api_base=server.api_base, max_tokens=96, timeout_s=120.0, concurrency=1)
         result = evaluate_program(RelevanceJudge(), items, cfg, scale=Scale(), con=con, progress=False, lm_error_threshold=0.0)
+        constrained = evaluate_program(
+            RelevanceJudge(), items, cfg.model_copy(update={"constrained_json": True, "max_tokens": 128}),
+            scale=Scale(), con=con, progress=False, lm_error_threshold=0.0, label="constrained",
+        )
     assert server.process is None  # stopped cleanly
     assert result.n_lm_errors == 0 and result.calls == 3
     assert all(o.status in {"ok", "parse_error"} for o in result.outputs)
     assert all(o.raw for o in result.outputs)  # the raw text is kept whatever the parse rate
     stored = con.execute(
-        "SELECT example_id, status, raw IS NOT NULL, completion_tokens > 0 FROM predictions ORDER BY example_id"
+        "SELECT example_id, status, raw IS NOT NULL, completion_tokens > 0 FROM predictions"
+        " WHERE run_id = $run ORDER BY example_id",
+        {"run": result.run_id},
     ).fetchall()
     assert [(row[0], row[2], row[3]) for row in stored] == [("a", True, True), ("b", True, True), ("c", True, True)]
+    # With the answer's schema as a grammar the weak base model answers in the contract (zero-shot
+    # it echoes the prompt): only a cut-off explanation can still fail, and that stays counted.
+    assert constrained.calls == 3 and any(o.status == "ok" for o in constrained.outputs)
+    assert all(o.status == "ok" or o.error_kind == "truncated_output" for o in constrained.outputs)

@@ -289,6 +289,10 @@ def test_the_cli_evaluates_a_saved_program_and_prints_one_json_object(fake_llm, 
     assert payload["metrics"]["parse_rate"] == 1.0 and payload["lm"]["api_base"] == fake_llm.api_base
     again = json.loads(CliRunner().invoke(cli, args).output)
     assert (again["calls"], again["cache_hits"]) == (0, 3)
+    assert "response_format" not in fake_llm.chat_requests[-1].json
+    constrained = json.loads(CliRunner().invoke(cli, [*args, "--constrained-json"]).output)
+    assert (constrained["calls"], constrained["cache_hits"]) == (3, 0)  # another LM identity, its own cache
+    assert fake_llm.chat_requests[-1].json["response_format"]["type"] == "json_schema"
 
 
 def test_the_cli_falls_back_to_the_baseline_without_a_champion_and_says_so(fake_llm, con, db_path) -> None:
