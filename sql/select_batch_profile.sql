@@ -1,19 +1,19 @@
--- The batch profile Great Expectations validates, computed in DuckDB as one row: the rows
--- read and clean, the quarantine rate, and how many clean rows break each rule (0 expected).
+-- The batch profile Great Expectations validates, computed in DuckDB as one row over the
+-- checked_batch view: rows read and clean, the quarantine rate, and how many clean rows break
+-- each rule (0 expected). $scale_values NULL (production) skips the rating rule.
 WITH repeated_ids AS (
     SELECT count(*) AS n
-    FROM checked_annotations
+    FROM checked_batch
     WHERE reason_code IS NULL
-    GROUP BY annotation_id
+    GROUP BY row_id
     HAVING count(*) > 1
 ),
 
 repeated_pairs AS (
     SELECT count(*) AS n
-    FROM checked_annotations AS c
-    LEFT JOIN query_keys AS k ON c.query = k.query
-    WHERE c.reason_code IS NULL
-    GROUP BY k.query_key, coalesce(c.doc_id, c.document), coalesce(c.annotator, '')
+    FROM checked_batch
+    WHERE reason_code IS NULL AND pair IS NOT NULL
+    GROUP BY pair
     HAVING count(*) > 1
 )
 
@@ -33,12 +33,13 @@ SELECT
     count(*) FILTER (
         WHERE
         c.reason_code IS NULL
-        AND (c.created_at < $week_start OR c.created_at >= $week_end)
+        AND (c.stamped_at < $week_start OR c.stamped_at >= $week_end)
     ) AS rows_outside_the_week,
     count(*) FILTER (
         WHERE
         c.reason_code IS NULL
+        AND $scale_values IS NOT NULL
         AND NOT coalesce(list_contains($scale_values, c.rating), FALSE)
     ) AS rows_with_rating_outside_the_scale,
     (SELECT coalesce(sum(r.n), 0) FROM repeated_pairs AS r) AS rows_sharing_a_pair
-FROM checked_annotations AS c;
+FROM checked_batch AS c;
