@@ -8,6 +8,7 @@ a persistent table inside one transaction, then the narrow passes (queries, dupl
 profile) before the commit. It leaves out query keys, quarantine rows, GX and the ledger.
 
     python -m bench.probe_write_once parquet|jsonl   # uses the benchmark's 1M-row files
+    python -m bench.probe_write_once cases           # what strict read_json does with odd lines
 
 Seen on 2026-11-30 (2 cores; bare DuckDB 1.79 s Parquet / 2.34 s JSONL that day): Parquet
 3.07 s in all, so about 1.9-2.0x bare once the left-out steps are added; JSONL 7.05 s (3.0x),
@@ -46,6 +47,49 @@ SELECT
     CASE WHEN failure IS NOT NULL THEN coalesce(record, '') END
 FROM judged
 """
+
+
+# Files of two or three lines, each with one kind of line a JSONL reader must not lose track of.
+READ_JSON_CASES = {
+    "blank line": b'{"query":"a"}\n\n{"query":"b"}\n',
+    "whitespace line": b'{"query":"a"}\n   \n{"query":"b"}\n',
+    "array": b'{"query":"a"}\n[1,2]\n',
+    "string": b'{"query":"a"}\n"str"\n',
+    "number": b'{"query":"a"}\n5\n',
+    "null": b'{"query":"a"}\nnull\n',
+    "empty object": b'{"query":"a"}\n{}\n',
+    "two objects on a line": b'{"query":"a"}{"query":"b"}\n',
+    "truncated last line": b'{"query":"a"}\n{"query":"b',
+    "duplicate key": b'{"query":"a","query":"b"}\n',
+    "CRLF": b'{"query":"a"}\r\n{"query":"b"}\r\n',
+    "lone CR": b'{"query":"a"}\r{"query":"b"}\r',
+    "UTF-16 byte-order mark": b'{"query":"a"}\n\xff\xfe{"query":"b"}\n',
+    "invalid UTF-8 in a string": b'{"query":"a"}\n{"query":"b\xc3\x28"}\n',
+}
+
+
+def read_json_cases() -> None:
+    """Print, per case, the rows strict read_json returns (JSON-typed columns) or its error."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "case.jsonl"
+        for name, data in READ_JSON_CASES.items():
+            path.write_bytes(data)
+            try:
+                rows = con.execute(
+                    "SELECT * FROM read_json($f, format = 'newline_delimited', "
+                    "columns = {'query': 'JSON', 'document': 'JSON'})",
+                    {"f": str(path)},
+                ).fetchall()
+                lines = data.count(b"\n")
+                print(f"{name:24} {lines} newlines -> {len(rows)} rows {rows}")
+            except duckdb.Error as exc:
+                print(f"{name:24} error: {str(exc).splitlines()[0][:100]}")
 
 
 def main(fmt: str) -> None:
@@ -96,4 +140,8 @@ def main(fmt: str) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    main(sys.argv[1] if len(sys.argv) > 1 else "parquet")
+    arg = sys.argv[1] if len(sys.argv) > 1 else "parquet"
+    if arg == "cases":
+        read_json_cases()
+    else:
+        main(arg)
