@@ -89,24 +89,15 @@ judged AS (
                         'code': 'wrong_type',
                         'message': 'an optional text or timestamp field is an object or a list'
                     }
-            WHEN modified_text IS NOT NULL AND modified_at IS NULL
-                THEN
-                    {
-                        'code': 'bad_timestamp',
-                        'message': format('modified_at {} is not a timestamp', modified_text)
-                    }
-            WHEN created_text IS NOT NULL AND created_at IS NULL
-                THEN
-                    {
-                        'code': 'bad_timestamp',
-                        'message': format('created_at {} is not a timestamp', created_text)
-                    }
-            WHEN created_at < $week_start OR created_at >= $week_end
-                THEN
-                    {
-                        'code': 'wrong_week',
-                        'message': format('created_at {} is outside week {}', created_text, $week)
-                    }
+            ELSE
+                coalesce(
+                    jf_timestamp_failure(
+                        'modified_at', modified_text, modified_at, NULL, NULL, NULL
+                    ),
+                    jf_timestamp_failure(
+                        'created_at', created_text, created_at, $week_start, $week_end, $week
+                    )
+                )
         END AS failure
     FROM fields
 )

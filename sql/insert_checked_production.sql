@@ -37,18 +37,7 @@ WITH judged AS (
                             metadata_text
                         )
                     }
-            WHEN seen_text IS NOT NULL AND seen_at IS NULL
-                THEN
-                    {
-                        'code': 'bad_timestamp',
-                        'message': format('seen_at {} is not a timestamp', seen_text)
-                    }
-            WHEN seen_at < $week_start OR seen_at >= $week_end
-                THEN
-                    {
-                        'code': 'wrong_week',
-                        'message': format('seen_at {} is outside week {}', seen_text, $week)
-                    }
+            ELSE jf_timestamp_failure('seen_at', seen_text, seen_at, $week_start, $week_end, $week)
         END AS failure
     FROM production_fields
 )

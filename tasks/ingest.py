@@ -117,6 +117,7 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
         "week_end": end,
     }
     con.execute(sql("create_record_failure_macro"))
+    con.execute(sql("create_timestamp_failure_macro"))
     con.execute("SET VARIABLE jf_paths = $paths", {"paths": json_paths(source, field_map)})
     try:
         if source == "annotations":
