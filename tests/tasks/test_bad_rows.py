@@ -70,6 +70,7 @@ CASES = {
     "document_one_megabyte": (bad(document="x" * 1_000_000), "document_too_long"),
     "created_in_another_week": (bad(created_at="2026-11-09T12:00:00"), "wrong_week"),
     "created_at_not_a_timestamp": (bad(created_at="last tuesday"), "bad_timestamp"),
+    "modified_at_not_a_timestamp": (bad(modified_at="a while ago"), "bad_timestamp"),
     "annotator_a_list": (bad(annotator=["a", "b"]), "wrong_type"),
     "a_json_array_not_an_object": (b"[1, 2, 3]\n", "not_an_object"),
     "not_json_at_all": (b"query=foo, rating=3\n", "malformed_json"),
