@@ -33,6 +33,7 @@ from tasks.sources import (
     read_typed_parquet,
     resolve_sources,
     stage_files,
+    unreadable,
 )
 from tasks.split import query_key
 from tasks.validate import Validation, raise_on_problems, store_validation, validate_batch
@@ -197,8 +198,7 @@ def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, para
     try:
         con.execute(sql("insert_checked_production"), params)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"cannot read {file.uri!r} as jsonl: {first}; fix the file or convert it") from exc
+        raise unreadable(file, exc, "fix the file or convert it") from exc
     con.execute(sql("create_file_line_macro"))
     con.execute(sql("number_checked_production_lines"), uri)
     con.execute(sql("delete_checked_production_blank_lines"), uri)

@@ -188,11 +188,20 @@ def stage_file(con: duckdb.DuckDBPyConnection, file: SourceFile, *, in_place: bo
             con.execute(sql("insert_staged_rejects"), {"uri": file.uri, "format": kind})
         info["rejected_lines"] = rejected
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(
-            f"cannot read {file.uri!r} as {file.format}: {first}; fix the file or convert it to JSONL"
-        ) from exc
+        raise unreadable(file, exc, "fix the file or convert it to JSONL") from exc
     return info
+
+
+def unreadable(file: SourceFile, exc: duckdb.Error, what_to_do: str) -> InputError:
+    """The one-line error for a file DuckDB could not read: the file, the format, DuckDB's reason."""
+    first = str(exc).strip().splitlines()[0]
+    return InputError(f"cannot read {file.uri!r} as {file.format}: {first}; {what_to_do}")
+
+
+def _point_at(con: duckdb.DuckDBPyConnection, file: SourceFile) -> None:
+    """Set the session variables the in-place views read: jf_file (local path) and jf_uri."""
+    con.execute("SET VARIABLE jf_file = $file", {"file": file.local_path})
+    con.execute("SET VARIABLE jf_uri = $uri", {"uri": file.uri})
 
 
 def stage_files(
@@ -207,8 +216,7 @@ def read_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, view: 
     """Point the view ``view`` (a fixed name: sql/create_<view>_from_jsonl.sql) at one JSONL file."""
     con.execute(sql("drop_reject_tables"))
     con.execute(sql("drop_reject_scans"))
-    con.execute("SET VARIABLE jf_file = $file", {"file": file.local_path})
-    con.execute("SET VARIABLE jf_uri = $uri", {"uri": file.uri})
+    _point_at(con, file)
     con.execute("SET VARIABLE jf_delim = $delim", {"delim": _LINE_DELIM})
     con.execute("SET VARIABLE jf_max_line_size = $size", {"size": MAX_LINE_BYTES})
     con.execute(sql(f"create_{view}_from_jsonl"))
@@ -216,10 +224,8 @@ def read_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, view: 
 
 def read_typed_parquet(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:
     """Point the view ``view`` (a fixed name: sql/create_<view>_from_parquet.sql) at one Parquet file."""
-    con.execute("SET VARIABLE jf_file = $file", {"file": file.local_path})
-    con.execute("SET VARIABLE jf_uri = $uri", {"uri": file.uri})
+    _point_at(con, file)
     try:
         con.execute(sql(f"create_{view}_from_parquet"))
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"cannot read {file.uri!r} as parquet: {first}; fix the file or convert it to JSONL") from exc
+        raise unreadable(file, exc, "fix the file or convert it to JSONL") from exc
