@@ -315,12 +315,18 @@ def _ingest(
             validations.append(validation)
             summary["validation"][source] = validation.results
         raise_on_problems(validations)
-        with transaction(con):
-            for source in todo:
-                _load(con, source, week, runs[source])
-                _finish(con, runs[source], checked[source]["counts"], "ingested")
-            for validation in validations:
-                store_validation(con, runs[validation.source], week, validation)
+        # Stored rows carry their source_row and every reader orders explicitly: the copy need not
+        # keep the checked table's order, which made it ~1 s slower per 1M JSONL rows.
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            with transaction(con):
+                for source in todo:
+                    _load(con, source, week, runs[source])
+                    _finish(con, runs[source], checked[source]["counts"], "ingested")
+                for validation in validations:
+                    store_validation(con, runs[validation.source], week, validation)
+        finally:
+            con.execute("RESET preserve_insertion_order")
         con.execute("CHECKPOINT")
     except BaseException as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
