@@ -111,7 +111,7 @@ def main(fmt: str) -> None:
 
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # a constant, as in tasks/ingest.py
         con.execute(sql("create_record_failure_macro"))
-        con.execute(sql("create_timestamp_failure_macro"))
+        con.execute(sql("create_timestamp_macros"))
         con.execute("SET VARIABLE jf_paths = $paths", {"paths": json_paths("production", {})})
         con.execute("SET VARIABLE jf_timezone = $timezone", {"timezone": settings.timezone})
         con.execute(TABLE)

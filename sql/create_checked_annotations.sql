@@ -31,16 +31,8 @@ WITH fields AS (
         v[12] AS given_reason,
         v[13] AS given_message,
         list_has_any(t[4:11], ['OBJECT', 'ARRAY']) AS nested_optional,
-        CASE
-            WHEN regexp_matches(v[10], '(Z|[+-]\d\d:?\d\d)$')
-                THEN timezone($timezone, try_cast(v[10] AS TIMESTAMPTZ))
-            ELSE try_cast(v[10] AS TIMESTAMP)
-        END AS modified_at,
-        CASE
-            WHEN regexp_matches(v[11], '(Z|[+-]\d\d:?\d\d)$')
-                THEN timezone($timezone, try_cast(v[11] AS TIMESTAMPTZ))
-            ELSE try_cast(v[11] AS TIMESTAMP)
-        END AS created_at
+        jf_timestamp(v[10], $timezone) AS modified_at,
+        jf_timestamp(v[11], $timezone) AS created_at
     FROM parsed_records
 ),
 

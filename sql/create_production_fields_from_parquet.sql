@@ -60,9 +60,5 @@ SELECT  -- noqa: ST06
     given_reason,
     given_message,
     list_has_any([given_id_type, doc_id_type, seen_type], ['OBJECT', 'ARRAY']) AS nested_optional,
-    CASE
-        WHEN regexp_matches(seen_text, '(Z|[+-]\d\d(:?\d\d)?)$')
-            THEN timezone(getvariable('jf_timezone'), try_cast(seen_text AS TIMESTAMPTZ))
-        ELSE try_cast(seen_text AS TIMESTAMP)
-    END AS seen_at
+    jf_timestamp(seen_text, getvariable('jf_timezone')) AS seen_at
 FROM texts;

@@ -22,9 +22,5 @@ SELECT
     v[8] AS given_reason,
     v[9] AS given_message,
     list_has_any([t[3], t[4], t[5]], ['OBJECT', 'ARRAY']) AS nested_optional,
-    CASE
-        WHEN regexp_matches(v[5], '(Z|[+-]\d\d:?\d\d)$')
-            THEN timezone(getvariable('jf_timezone'), try_cast(v[5] AS TIMESTAMPTZ))
-        ELSE try_cast(v[5] AS TIMESTAMP)
-    END AS seen_at
+    jf_timestamp(v[5], getvariable('jf_timezone')) AS seen_at
 FROM parsed_records;

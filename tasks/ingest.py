@@ -54,7 +54,7 @@ _CHECKED = {"annotations": "checked_annotations", "production": "checked_product
 # DuckDB spills to <db>.tmp beyond this, keeping a 1M-row week under the 2 GB target.
 MEMORY_LIMIT = "1GB"
 # Bump when the row checks change, so a re-ingest of the same files is not skipped as unchanged.
-CHECKS_VERSION = 1
+CHECKS_VERSION = 2  # 2: one timestamp parse for every reader (sql/create_timestamp_macros.sql)
 
 
 def check_field_map(field_map: dict[str, str] | None) -> dict[str, str]:
@@ -118,7 +118,7 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
         "week_end": end,
     }
     con.execute(sql("create_record_failure_macro"))
-    con.execute(sql("create_timestamp_failure_macro"))
+    con.execute(sql("create_timestamp_macros"))
     con.execute("SET VARIABLE jf_paths = $paths", {"paths": json_paths(source, field_map)})
     try:
         if source == "annotations":

@@ -160,3 +160,40 @@ def test_jsonl_line_numbers_survive_blank_lines_rejected_lines_and_a_parallel_re
     by_line = {row[0]: row[3] for row in ingested}
     for n in (1, 4, 5, 6, 11, 49_999, 50_001, 69_999, 70_000, 70_001, 100_000):
         assert by_line[offset(n)].startswith(f"{n - 1} "), n
+
+
+# (seen_at text, the wall time stored in Europe/Berlin, UTC+1 in November)
+STAMPS = [
+    ("2026-11-18 10:00:00", datetime(2026, 11, 18, 10, 0)),  # no zone: already local
+    ("2026-11-18", datetime(2026, 11, 18, 0, 0)),  # a date is not an offset of -18 hours
+    ("2026-11-18 10:00:00Z", datetime(2026, 11, 18, 11, 0)),
+    ("2026-11-18 10:00:00+05", datetime(2026, 11, 18, 6, 0)),  # an hour-only offset
+    ("2026-11-18T10:00:00+0530", datetime(2026, 11, 18, 5, 30)),
+    ("2026-11-18T10:00:00.250+05:30", datetime(2026, 11, 18, 5, 30, 0, 250000)),
+    ("2026-11-18 10:00:00-05", datetime(2026, 11, 18, 16, 0)),
+    ("2026-11-18 10:00:00 UTC", datetime(2026, 11, 18, 11, 0)),  # a named zone
+    ("2026-11-18 10:00:00 America/New_York", datetime(2026, 11, 18, 16, 0)),
+]
+
+
+def test_every_reader_parses_a_timestamp_text_the_same_way(tmp_path):
+    settings = load_settings(quarantine_threshold=1.0, timezone="Europe/Berlin")
+    rows = [good(i) | {"seen_at": text} for i, (text, _) in enumerate(STAMPS)]
+    expected = [(i + 1, wall) for i, (_, wall) in enumerate(STAMPS)]
+    for source in write_all(tmp_path, rows):
+        db = tmp_path / f"{source.suffix[1:]}.duckdb"
+        summary = ingest_week(db, WEEK, production=source, settings=settings)
+        assert summary["production"]["quarantined"] == 0, source.name
+        with open_store(db) as con:
+            stored = con.execute("SELECT source_row, seen_at FROM production_samples ORDER BY source_row").fetchall()
+        assert stored == expected, source.name
+
+    annotations = tmp_path / "annotations.jsonl"
+    annotations.write_text("".join(
+        json.dumps(row | {"rating": 3, "annotation_id": f"a{i}", "created_at": row["seen_at"]}) + "\n"
+        for i, row in enumerate(rows)
+    ))
+    ingest_week(tmp_path / "annotations.duckdb", WEEK, annotations=annotations, settings=settings)
+    with open_store(tmp_path / "annotations.duckdb") as con:
+        stored = con.execute("SELECT source_row, created_at FROM annotations ORDER BY source_row").fetchall()
+    assert stored == expected
