@@ -9,4 +9,4 @@ SELECT
     c.rating,
     [k.query_key, coalesce(c.doc_id, c.document), coalesce(c.annotator, '')] AS pair
 FROM checked_annotations AS c
-LEFT JOIN query_keys AS k ON c.query = k.query;
+LEFT JOIN batch_query_keys AS k ON c.query = k.query;

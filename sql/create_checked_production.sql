@@ -11,6 +11,5 @@ CREATE OR REPLACE TEMP TABLE checked_production (
     judge_raw_output VARCHAR,
     reason_code VARCHAR,
     message VARCHAR,
-    sample_id VARCHAR,
-    query_key VARCHAR  -- set for clean rows by update_checked_production_query_keys
+    sample_id VARCHAR
 );

@@ -23,5 +23,5 @@ SELECT
     c.source_row,
     $run_id AS ingest_run_id  -- noqa: RF02
 FROM checked_annotations AS c
-INNER JOIN query_keys AS k ON c.query = k.query
+INNER JOIN batch_query_keys AS k ON c.query = k.query
 WHERE c.reason_code IS NULL;

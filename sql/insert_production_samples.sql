@@ -1,13 +1,12 @@
 -- Load the clean staged production samples of one week.
 INSERT INTO production_samples (
-    sample_id, week, query, query_key, document, doc_id, seen_at, metadata, judge_raw_output,
+    sample_id, week, query, document, doc_id, seen_at, metadata, judge_raw_output,
     content_hash, source_uri, source_row, ingest_run_id
 )
 SELECT
     c.sample_id,
     $week,  -- noqa: RF02
     c.query,
-    c.query_key,
     c.document,
     c.doc_id,
     c.seen_at,

@@ -19,7 +19,7 @@ FROM (
         first_value(a.source_row) OVER w AS first_row,
         row_number() OVER w AS n
     FROM checked_annotations AS a
-    INNER JOIN query_keys AS k ON a.query = k.query
+    INNER JOIN batch_query_keys AS k ON a.query = k.query
     WHERE a.reason_code IS NULL
     WINDOW
         w AS (

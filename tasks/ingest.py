@@ -100,7 +100,7 @@ def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
     frame = pd.DataFrame({"query": queries, "query_key": [query_key(q) for q in queries]})
     con.register("new_query_keys", frame)
     try:
-        con.execute("INSERT OR IGNORE INTO query_keys SELECT query, query_key FROM new_query_keys")
+        con.execute("INSERT OR IGNORE INTO batch_query_keys SELECT query, query_key FROM new_query_keys")
     finally:
         con.unregister("new_query_keys")
 
@@ -136,8 +136,6 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
             con.execute(f"RESET VARIABLE {name}")  # fixed names, no input
     con.execute("DROP TABLE staged_raw")
     _add_query_keys(con, source)
-    if source == "production":
-        con.execute(sql("update_checked_production_query_keys"))
     if source == "annotations":
         con.execute(sql("mark_duplicate_annotation_ids"))
         con.execute(sql("mark_duplicate_annotation_pairs"))
@@ -309,7 +307,7 @@ def _ingest(
     checked: dict[str, dict[str, Any]] = {}
     validations: list[Validation] = []
     try:
-        con.execute(sql("create_query_keys"))
+        con.execute(sql("create_batch_query_keys"))
         for source in todo:
             checked[source] = check_source(con, source, week, resolved[source], settings, field_map)
             counts = checked[source]["counts"]
@@ -322,6 +320,7 @@ def _ingest(
         con.execute("SET preserve_insertion_order = false")
         try:
             with transaction(con):
+                con.execute(sql("insert_query_keys"))
                 for source in todo:
                     _load(con, source, week, runs[source])
                     _finish(con, runs[source], checked[source]["counts"], "ingested")
@@ -341,7 +340,7 @@ def _ingest(
     finally:
         for source in todo:
             con.execute(f"DROP TABLE IF EXISTS {_CHECKED[source]}")  # fixed names, no input
-        con.execute("DROP TABLE IF EXISTS query_keys")
+        con.execute("DROP TABLE IF EXISTS batch_query_keys")
     for source in todo:
         summary[source] = checked[source]["counts"]
         summary["runs"][source] = {"run_id": runs[source], "status": "ingested", "files": checked[source]["files"]}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from judge.scale import Scale
 from judgeflow.config import load_settings
-from judgeflow.store import connect, migrate, migrations
+from judgeflow.store import connect, migrate, migrations, sql
 from judgeflow.weeks import last_complete_week, parse_week
 
 
@@ -15,6 +16,27 @@ def test_migrations_are_applied_once_and_recorded(db_path):
     recorded = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert [v for (v,) in recorded] == [v for v, _, _ in migrations()]
     assert migrate(con) == []
+    con.close()
+
+
+def test_the_query_key_migration_keeps_every_stored_query_key(db_path):
+    # A store as it was before migration 004: production samples with their own query_key.
+    con = duckdb.connect(str(db_path))
+    con.execute(sql("create_schema_migrations"))
+    for version, name, text in migrations():
+        if version < 4:
+            con.execute(text)
+            con.execute(sql("insert_schema_migration"), {"version": version, "name": name})
+    con.execute(
+        "INSERT INTO production_samples (sample_id, week, query, query_key, document, content_hash, "
+        "source_uri, source_row, ingest_run_id) VALUES "
+        "('s1', 'w', 'vpn', 'k-vpn', 'd', 'h', 'u', 1, 'r'), ('s2', 'w', 'vpn', 'k-vpn', 'e', 'h', 'u', 2, 'r'), "
+        "('s3', 'w', 'payroll', 'k-pay', 'd', 'h', 'u', 3, 'r')"
+    )
+    assert [name for name in migrate(con) if name.startswith("004")] == ["004_move_production_query_keys"]
+    assert con.execute("SELECT * FROM query_keys ORDER BY query").fetchall() == [("payroll", "k-pay"), ("vpn", "k-vpn")]
+    columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'production_samples'").fetchall()]
+    assert "query_key" not in columns and con.execute("SELECT count(*) FROM production_samples").fetchone() == (3,)
     con.close()
 
 

@@ -83,10 +83,18 @@ def test_changed_files_replace_the_week_and_leave_other_weeks_alone(tmp_path, db
 def test_stored_query_keys_are_the_split_modules_keys(tmp_path, db_path):
     tricky = ["Ｓｔｒａßｅ  ﬁle", "  Tabs\tand\nnewlines ", "CAFÉ\u00a0menu", "plain"]
     items = [{"query": q, "document": f"d{i}", "rating": 3} for i, q in enumerate(tricky)]
-    ingest_week(db_path, WEEK, annotations=write_jsonl(tmp_path / "a.jsonl", items))
+    samples = [{"query": q, "document": f"d{i}"} for i, q in enumerate([*tricky, "production only"])]
+    ingest_week(db_path, WEEK, annotations=write_jsonl(tmp_path / "a.jsonl", items),
+                production=write_jsonl(tmp_path / "p.jsonl", samples))
     with open_store(db_path) as con:
         stored = dict(con.execute("SELECT query, query_key FROM annotations").fetchall())
+        # Production samples store no key of their own: query_keys has it, once per query.
+        keyed = con.execute(
+            "SELECT p.query, k.query_key FROM production_samples AS p JOIN query_keys AS k USING (query)"
+        ).fetchall()
+        assert con.execute("SELECT count(*) FROM query_keys").fetchone()[0] == len(tricky) + 1
     assert stored == {q: query_key(q) for q in tricky}
+    assert dict(keyed) == {q: query_key(q) for q in [*tricky, "production only"]} and len(keyed) == len(samples)
 
 
 def test_a_quarantine_rate_above_the_threshold_fails_and_leaves_the_store_as_it_was(tmp_path, db_path):

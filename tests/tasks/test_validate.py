@@ -19,7 +19,7 @@ WEEK = "2026-W47"
 
 
 def make_checked(con, ratings: list[int | None], reasons: list[str | None], ids: list[str] | None = None) -> None:
-    """A checked_annotations table and its query_keys, as check_source leaves them."""
+    """A checked_annotations table and its batch_query_keys, as check_source leaves them."""
     n = len(ratings)
     ids = ids or [f"id-{i}" for i in range(n)]
     con.execute(
@@ -32,7 +32,7 @@ def make_checked(con, ratings: list[int | None], reasons: list[str | None], ids:
         """,
         {"ratings": ratings, "reasons": reasons, "ids": ids, "n": n},
     )
-    con.execute("CREATE OR REPLACE TABLE query_keys AS SELECT 'q' || i AS query, 'k' || i AS query_key FROM range($n) t(i)", {"n": n})
+    con.execute("CREATE OR REPLACE TABLE batch_query_keys AS SELECT 'q' || i AS query, 'k' || i AS query_key FROM range($n) t(i)", {"n": n})
 
 
 def results_by_name(validation) -> dict:
