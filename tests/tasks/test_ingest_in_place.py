@@ -197,3 +197,10 @@ def test_every_reader_parses_a_timestamp_text_the_same_way(tmp_path):
     with open_store(tmp_path / "annotations.duckdb") as con:
         stored = con.execute("SELECT source_row, created_at FROM annotations ORDER BY source_row").fetchall()
     assert stored == expected
+
+
+def test_a_trailing_word_that_is_no_zone_is_a_bad_timestamp_not_dropped(tmp_path):
+    # DuckDB's TIMESTAMP cast would read '10:00:00 PM' as 10:00 and drop the word.
+    rows = [good(0), good(1) | {"seen_at": "2026-11-18 10:00:00 PM"}]
+    _, ingested, quarantined = compare(tmp_path, rows)
+    assert [r[0] for r in ingested] == [1] and quarantined == [(2, "bad_timestamp")]
