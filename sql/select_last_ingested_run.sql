@@ -5,7 +5,8 @@ SELECT
     rows_read,
     rows_ingested,
     rows_quarantined,
-    reasons
+    reasons,
+    files
 FROM ingest_runs
 WHERE week = $week AND source = $source AND status = 'ingested'
 ORDER BY started_at DESC

@@ -2,7 +2,9 @@
 
 Each file is hashed (sha256, streamed) for the ingest ledger. Remote files (any fsspec URL
 other than a local path) are copied to a temporary folder while they are hashed, so DuckDB
-always reads a local file and the hash is of exactly the bytes that were read.
+always reads a local file and the hash is of exactly the bytes that were read. A local file's
+hash may be left pending (``hash_local=False``) and computed later with ``with_hashes``, so
+ingest can hash a source it already knows has changed while DuckDB checks its rows.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -41,7 +43,7 @@ class SourceFile:
     uri: str
     local_path: str
     format: str
-    sha256: str
+    sha256: str | None  # None: a local file not hashed yet (see with_hashes)
     bytes: int
 
     def ledger_entry(self) -> dict[str, object]:
@@ -78,10 +80,14 @@ def _hash_and_copy(fs: fsspec.AbstractFileSystem, path: str, copy_to: Path | Non
     return digest.hexdigest(), size
 
 
-def resolve_sources(source: str | Path, workdir: str | Path | None = None) -> list[SourceFile]:
+def resolve_sources(
+    source: str | Path, workdir: str | Path | None = None, *, hash_local: bool = True
+) -> list[SourceFile]:
     """Every readable file of ``source`` (a file or a directory, local or fsspec URL), sorted.
 
-    Remote files are copied into ``workdir`` (a new temporary folder when None).
+    Remote files are copied into ``workdir`` (a new temporary folder when None) and hashed on
+    the way. Local files are hashed too, unless ``hash_local`` is False: then their sha256 is
+    None and their size is the file system's, for ``with_hashes`` to complete.
     """
     uri = str(source)
     fs, root = fsspec.core.url_to_fs(uri)
@@ -104,7 +110,10 @@ def resolve_sources(source: str | Path, workdir: str | Path | None = None) -> li
     files = []
     for index, path in enumerate(paths):
         file_uri = path if local else fs.unstrip_protocol(path)
-        if local:
+        if local and not hash_local:
+            digest, size = None, fs.size(path)
+            local_path = path
+        elif local:
             digest, size = _hash_and_copy(fs, path, None)
             local_path = path
         else:
@@ -113,6 +122,17 @@ def resolve_sources(source: str | Path, workdir: str | Path | None = None) -> li
             local_path = str(target)
         files.append(SourceFile(file_uri, local_path, file_format(path) or "", digest, size))
     return files
+
+
+def with_hashes(files: list[SourceFile]) -> list[SourceFile]:
+    """``files`` with every pending sha256 computed (the files hashed already are kept)."""
+    out = []
+    for f in files:
+        if f.sha256 is None:
+            digest, size = _hash_and_copy(fsspec.filesystem("file"), f.local_path, None)
+            f = replace(f, sha256=digest, bytes=size)
+        out.append(f)
+    return out
 
 
 def cleanup(files: list[SourceFile]) -> None:

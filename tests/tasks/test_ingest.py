@@ -68,6 +68,59 @@ def test_ingesting_the_same_files_again_changes_nothing_and_is_recorded(tmp_path
     assert [status for _, status, _, _ in ledger(db_path)] == ["ingested", "unchanged"]
 
 
+def ledger_files(db_path) -> list[tuple]:
+    """(status, fingerprint, [(file name, sha256, bytes)]) of every ledger row, oldest first."""
+    with open_store(db_path) as con:
+        found = con.execute("SELECT status, fingerprint, files FROM ingest_runs ORDER BY started_at").fetchall()
+    return [(status, fp, [(Path(e["uri"]).name, e["sha256"], e["bytes"]) for e in json.loads(files)])
+            for status, fp, files in found]
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_ledger_holds_each_files_hash_whether_hashed_before_or_during_the_checks(tmp_path, db_path):
+    # First ingest: no earlier run, so the files hash while the rows are checked. Second: the same
+    # file rewritten to the same size with other content, hashed before, to decide. Third: another
+    # size, so hashed during the checks again. The fourth, unchanged, must match the third's hash.
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, rows(20, "aaa"))
+    hashes = [sha256_of(source)]
+    first = ingest_week(db_path, WEEK, annotations=source)
+    write_jsonl(source, rows(20, "bbb"))
+    hashes.append(sha256_of(source))
+    size = source.stat().st_size
+    second = ingest_week(db_path, WEEK, annotations=source)
+    write_jsonl(source, rows(21, "ccc"))
+    hashes.append(sha256_of(source))
+    third = ingest_week(db_path, WEEK, annotations=source)
+    fourth = ingest_week(db_path, WEEK, annotations=source)
+
+    assert [s["runs"]["annotations"]["status"] for s in (first, second, third, fourth)] == [
+        "ingested", "ingested", "ingested", "unchanged"]
+    assert [s["runs"]["annotations"]["files"][0]["sha256"] for s in (first, second, third)] == hashes
+    found = ledger_files(db_path)
+    assert [files for _, _, files in found] == [
+        [("a.jsonl", hashes[0], size)], [("a.jsonl", hashes[1], size)],
+        [("a.jsonl", hashes[2], source.stat().st_size)], [("a.jsonl", hashes[2], source.stat().st_size)]]
+    fingerprints = [fp for _, fp, _ in found]
+    assert None not in fingerprints and len(set(fingerprints[:3])) == 3 and fingerprints[3] == fingerprints[2]
+    with open_store(db_path) as con:
+        docs = {d.split()[0] for (d,) in con.execute("SELECT document FROM annotations").fetchall()}
+    assert docs == {"ccc"}
+
+
+def test_a_failed_run_still_records_the_hash_of_what_it_read(tmp_path, db_path):
+    bad = write_jsonl(tmp_path / "b.jsonl", [*rows(10), *[{"query": "q", "document": "d", "rating": 9}] * 5])
+    with pytest.raises(ValidationFailedError):
+        ingest_week(db_path, WEEK, annotations=bad)
+    ((status, fp, files),) = ledger_files(db_path)
+    assert status == "failed" and fp is not None and files == [("b.jsonl", sha256_of(bad), bad.stat().st_size)]
+
+
 def test_changed_files_replace_the_week_and_leave_other_weeks_alone(tmp_path, db_path):
     ingest_week(db_path, "2026-W46", annotations=write_jsonl(tmp_path / "w46.jsonl", rows(5, "w46")))
     ingest_week(db_path, WEEK, annotations=write_jsonl(tmp_path / "a.jsonl", rows(20, "old")))
