@@ -10,11 +10,9 @@ profile) before the commit. It leaves out query keys, quarantine rows, GX and th
     python -m bench.probe_write_once parquet|jsonl   # uses the benchmark's 1M-row files
     python -m bench.probe_write_once cases           # what strict read_json does with odd lines
 
-Seen on 2026-11-30, at the then 1GB memory limit and before query keys left production_samples
-(2 cores; bare DuckDB 1.79 s Parquet / 2.34 s JSONL that day): Parquet
-3.07 s in all, so about 1.9-2.0x bare once the left-out steps are added; JSONL 7.05 s (3.0x),
-because reading lines with read_csv and extracting fields costs ~3 CPU-seconds more per 1M
-rows than DuckDB's read_json, whatever the number of writes.
+Seen on 2026-11-30 (fourth session; 1500MB limit, query keys in their own table; 2 cores):
+Parquet 2.96 s in all (insert 2.40 s), about 1.7-1.8x bare once the left-out steps are added;
+JSONL 8.07 s (insert 5.24 s, and the commit 1.48 s after the UPDATE that numbers the lines).
 """
 
 from __future__ import annotations
