@@ -333,7 +333,7 @@ def _ingest(
                 fp = fingerprint(resolved[source], settings, field_map, source)
             run_id = _open_run(con, source, week, str(src), resolved[source], fp)
             runs[source] = run_id
-            if last and last[1] == fp:
+            if fp is not None and last and last[1] == fp:
                 counts = {"read": last[2], "ingested": last[3], "quarantined": last[4],
                           "reasons": json.loads(last[5] or "{}")}
                 _finish(con, run_id, counts, "unchanged")
