@@ -400,9 +400,8 @@ def _check_and_load(
             con.execute(f"DROP TABLE IF EXISTS {_CHECKED[source]}")  # fixed names, no input
         con.execute("DROP TABLE IF EXISTS batch_query_keys")
     for source in todo:
-        hashes = {f.uri: (f.sha256, f.bytes) for f in resolved[source]}
-        for info in checked[source]["files"]:
-            info["sha256"], info["bytes"] = hashes[str(info["uri"])]
+        for info, file in zip(checked[source]["files"], resolved[source], strict=True):
+            info.update(file.ledger_entry())  # staged before the hash was known
         summary[source] = checked[source]["counts"]
         summary["runs"][source] = {"run_id": runs[source], "status": "ingested", "files": checked[source]["files"]}
 

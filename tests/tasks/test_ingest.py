@@ -7,6 +7,7 @@ Stays away from the catalogue of bad rows (test_bad_rows.py) and the expectation
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -77,8 +78,6 @@ def ledger_files(db_path) -> list[tuple]:
 
 
 def sha256_of(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -210,8 +209,6 @@ def test_an_fsspec_url_is_read_and_hashed(db_path):
     summary = ingest_week(db_path, WEEK, annotations="memory://jf-test/week")
     assert summary["annotations"]["ingested"] == 6
     (entry,) = summary["runs"]["annotations"]["files"]
-    import hashlib
-
     assert entry["uri"] == "memory:///jf-test/week/a.jsonl"
     assert entry["sha256"] == hashlib.sha256(payload).hexdigest()
 
