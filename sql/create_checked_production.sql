@@ -11,5 +11,6 @@ CREATE OR REPLACE TEMP TABLE checked_production (
     judge_raw_output VARCHAR,
     reason_code VARCHAR,
     message VARCHAR,
-    sample_id VARCHAR
+    sample_id VARCHAR,
+    record_bytes BIGINT  -- the bytes of the JSON record read, NULL for typed Parquet
 );

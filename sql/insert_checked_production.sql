@@ -2,7 +2,7 @@
 -- with its first failing check (NULL = clean).
 INSERT INTO checked_production (
     source_uri, source_row, raw_row, query, document, doc_id, seen_at, metadata,
-    judge_raw_output, reason_code, message, sample_id
+    judge_raw_output, reason_code, message, sample_id, record_bytes
 )
 WITH judged AS (
     SELECT
@@ -79,5 +79,6 @@ SELECT
                 coalesce(judged.seen_text, '')
             )
         )
-    ) AS sample_id
+    ) AS sample_id,
+    strlen(judged.record) AS record_bytes
 FROM judged;

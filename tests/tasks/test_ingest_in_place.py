@@ -8,6 +8,7 @@ in place), ingests each into its own store and compares what was ingested and qu
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 
@@ -16,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from judgeflow.config import load_settings
-from judgeflow.errors import ValidationFailedError
+from judgeflow.errors import InputError, ValidationFailedError
 from judgeflow.store import open_store
 from tasks.ingest import ingest_week
+from tasks.sources import MAX_LINE_BYTES
 
 WEEK = "2026-W47"  # Monday 2026-11-16 .. Sunday 2026-11-22
 
@@ -154,12 +156,114 @@ def test_jsonl_line_numbers_survive_blank_lines_rejected_lines_and_a_parallel_re
             value = bad_at.get(n, lines[n - 1])
             fh.write((value if isinstance(value, bytes) else value.encode()) + b"\n")
     summary, ingested, quarantined = outcome(tmp_path / "big.duckdb", path)
+    assert summary["runs"]["production"]["files"][0]["reader"] == "lines"  # blank lines: no JSON reader
     offset = lambda n: n + sum(b <= n for b in blank_at)  # noqa: E731 - file line of data line n
     assert quarantined == [(offset(10), "malformed_json"), (offset(50_000), "invalid_utf8"), (offset(99_990), "missing_query")]
     assert summary["production"]["read"] == 100_000
     by_line = {row[0]: row[3] for row in ingested}
     for n in (1, 4, 5, 6, 11, 49_999, 50_001, 69_999, 70_000, 70_001, 100_000):
         assert by_line[offset(n)].startswith(f"{n - 1} "), n
+
+
+def test_the_json_reader_numbers_every_line_of_a_file_read_in_parallel(tmp_path):
+    # ~40 MB of clean lines, read by DuckDB's JSON reader in many parallel chunks.
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(good(i) | {"document": f"{i} " + "lorem ipsum " * 30}) + "\n" for i in range(100_000)))
+    summary, ingested, quarantined = outcome(tmp_path / "big.duckdb", path)
+    assert summary["runs"]["production"]["files"][0]["reader"] == "json records"
+    assert quarantined == [] and len(ingested) == 100_000
+    assert all(document.startswith(f"{line - 1} ") for line, _, _, document, *_ in ingested)
+
+
+# Files the JSON reader reads (its rows are kept) and files it must leave to the line reader,
+# each with good lines around one odd line. The line reader is the reference: both must store
+# the same rows and quarantine the same lines with the same reason, message and raw text.
+GOOD_LINES = [json.dumps(good(i)) for i in range(3)]
+JSON_RECORD_FILES = {
+    "escapes and unicode": '{"query": "caf\\u00e9 \\"q\\" \\\\ \\n", "document": "l\u00ednea \u2713 \U0001f600"}',
+    "spaces inside a record": '{ "query" : "q" ,  "document" : "d" , "extra" : [1, 2] }',
+    "an array line": "[1, 2]",
+    "a string line": '"just text"',
+    "a number line": "5",
+    "a null line": "null",
+    "an empty object": "{}",
+    "a duplicate key": '{"query": "first", "query": "second", "document": "d"}',
+    "a trailing comma": '{"query": "q", "document": "d",}',
+    "NaN in metadata": '{"query": "q", "document": "d", "metadata": {"x": NaN}}',
+    "wrong types": '{"query": 5, "document": true}',
+    "an object where an id belongs": '{"query": "q", "document": "d", "sample_id": {"a": 1}}',
+    "a given quarantine reason": '{"query": "q", "document": "d", "quarantine_reason": "bad_source"}',
+    "deep nesting": '{"query": "q", "document": "d", "metadata": {"a": ' + "[" * 500 + "]" * 500 + "}}",
+}
+LINE_READER_FILES = {
+    "a blank line": "",
+    "a whitespace line": "   \t ",
+    "leading whitespace": '   {"query": "q", "document": "d"}',
+    "trailing whitespace": '{"query": "q", "document": "d"}   ',
+    "not JSON": "{not json",
+    "two records on a line": '{"query": "a", "document": "d"} {"query": "b", "document": "d"}',
+    "a comment": '{"query": "q", "document": "d"} // note',
+    "a raw tab in a string": '{"query": "a\tb", "document": "d"}',
+    "a byte-order mark": '\ufeff{"query": "q", "document": "d"}',
+}
+
+
+def jsonl_outcome(tmp_path, name, data: bytes, *, json_reader: bool, monkeypatch) -> tuple:
+    import tasks.ingest
+
+    with monkeypatch.context() as patch:
+        if not json_reader:
+            patch.setattr(tasks.ingest, "_check_jsonl_records", lambda *args: False)
+        folder = tmp_path / name
+        folder.mkdir()
+        path = folder / ("prod.jsonl.gz" if name.endswith(".gz") else "prod.jsonl")
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+        try:
+            summary = ingest_week(folder / "db.duckdb", WEEK, production=path, settings=load_settings(quarantine_threshold=1.0))
+        except InputError as exc:  # the line reader's error for a file it cannot split into lines
+            return "error", str(exc).replace(str(folder), "<folder>")
+    with open_store(folder / "db.duckdb") as con:
+        ingested = con.execute(
+            "SELECT source_row, sample_id, query, document, doc_id, seen_at, metadata::VARCHAR "
+            "FROM production_samples ORDER BY source_row"
+        ).fetchall()
+        quarantined = con.execute("SELECT source_row, reason_code, message, raw_row FROM quarantine ORDER BY source_row").fetchall()
+    return summary["runs"]["production"]["files"][0]["reader"], summary["production"], ingested, quarantined
+
+
+def odd_files() -> list[tuple[str, bytes, str]]:
+    """(name, file bytes, the reader expected) for every odd line, plus whole-file cases."""
+    cases = []
+    for readers, odd in (("json records", JSON_RECORD_FILES), ("lines", LINE_READER_FILES)):
+        for name, line in odd.items():
+            text = "\n".join([GOOD_LINES[0], line, *GOOD_LINES[1:]]) + "\n"
+            cases.append((name, text.encode(), readers))
+    good_text = "\n".join(GOOD_LINES)
+    cases += [
+        ("no line feed after the last line", good_text.encode(), "json records"),
+        ("CRLF line ends", good_text.replace("\n", "\r\n").encode() + b"\r\n", "lines"),
+        ("a blank last line", good_text.encode() + b"\n\n", "lines"),
+        ("invalid UTF-8", good_text.encode() + b'\n{"query": "q\xff", "document": "d"}\n', "lines"),
+        ("a truncated last line", good_text.encode() + b'\n{"query": "q", "docu', "lines"),
+        ("a line longer than the line reader takes", good_text.encode() + b'\n{"query": "q", "document": "'
+         + b"x" * MAX_LINE_BYTES + b'"}\n', "lines"),
+        ("a lone carriage return", good_text.replace("\n", "\r", 1).encode() + b"\n", "error"),
+        ("compressed.gz", good_text.encode() + b"\n", "lines"),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "data", "reader"), odd_files(), ids=[c[0] for c in odd_files()])
+def test_the_json_reader_keeps_its_rows_only_where_it_reads_what_the_line_reader_reads(tmp_path, monkeypatch, name, data, reader):
+    fast = jsonl_outcome(tmp_path, name, data, json_reader=True, monkeypatch=monkeypatch)
+    lines = jsonl_outcome(tmp_path, name + "-lines", data, json_reader=False, monkeypatch=monkeypatch)
+    if reader == "error":  # both fail with the line reader's one-line error
+        assert fast == lines and "cannot read" in fast[1]
+        return
+    assert fast[0] == reader and lines[0] == "lines"
+    assert fast[1:] == lines[1:]
+    counts = fast[1]
+    assert counts["ingested"] + counts["quarantined"] == counts["read"] >= 3
 
 
 # (seen_at text, the wall time stored in Europe/Berlin, UTC+1 in November)
