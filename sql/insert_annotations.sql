@@ -17,8 +17,8 @@ SELECT
     c.doc_type,
     c.modified_at,
     c.created_at,
-    -- a 64-bit hash: md5 of 1M documents cost 4 s, this 0.6 s
-    format('{:016x}', hash(c.query, c.document, c.rating, c.explanation, c.title)) AS content_hash,
+    -- a 64-bit hash, stored as it is: md5 of 1M documents cost 4 s, this ~0.15 s
+    hash(c.query, c.document, c.rating, c.explanation, c.title) AS content_hash,
     c.source_uri,
     c.source_row,
     $run_id AS ingest_run_id  -- noqa: RF02

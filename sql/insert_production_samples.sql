@@ -12,8 +12,8 @@ SELECT
     c.seen_at,
     c.metadata,
     c.judge_raw_output,
-    -- a 64-bit hash: md5 of 1M documents cost 4 s, this 0.6 s
-    format('{:016x}', hash(c.query, c.document, c.metadata)) AS content_hash,
+    -- a 64-bit hash, stored as it is: md5 of 1M documents cost 4 s, this ~0.15 s
+    hash(c.query, c.document, c.metadata) AS content_hash,
     c.source_uri,
     c.source_row,
     $run_id AS ingest_run_id  -- noqa: RF02

@@ -30,10 +30,14 @@ def test_the_query_key_migration_keeps_every_stored_query_key(db_path):
     con.execute(
         "INSERT INTO production_samples (sample_id, week, query, query_key, document, content_hash, "
         "source_uri, source_row, ingest_run_id) VALUES "
-        "('s1', 'w', 'vpn', 'k-vpn', 'd', 'h', 'u', 1, 'r'), ('s2', 'w', 'vpn', 'k-vpn', 'e', 'h', 'u', 2, 'r'), "
-        "('s3', 'w', 'payroll', 'k-pay', 'd', 'h', 'u', 3, 'r')"
+        "('s1', 'w', 'vpn', 'k-vpn', 'd', '00000000000000ff', 'u', 1, 'r'), "
+        "('s2', 'w', 'vpn', 'k-vpn', 'e', 'ffffffffffffffff', 'u', 2, 'r'), "
+        "('s3', 'w', 'payroll', 'k-pay', 'd', format('{:016x}', hash('payroll', 'd')), 'u', 3, 'r')"
     )
     assert [name for name in migrate(con) if name.startswith("004")] == ["004_move_production_query_keys"]
+    # and migration 005: the hex text of each content hash becomes the 64-bit number it spells
+    assert con.execute("SELECT content_hash FROM production_samples ORDER BY sample_id").fetchall() == [
+        (255,), (2**64 - 1,), con.execute("SELECT hash('payroll', 'd')").fetchone()]
     assert con.execute("SELECT * FROM query_keys ORDER BY query").fetchall() == [("payroll", "k-pay"), ("vpn", "k-vpn")]
     columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'production_samples'").fetchall()]
     assert "query_key" not in columns and con.execute("SELECT count(*) FROM production_samples").fetchone() == (3,)

@@ -247,7 +247,7 @@ def store_examples(con: duckdb.DuckDBPyConnection, week: str, split: str, n: int
         key = f"key-{split}-{i}"
         con.execute(
             "INSERT INTO annotations (annotation_id, week, query, query_key, document, rating, content_hash,"
-            " source_uri, source_row, ingest_run_id) VALUES ($id, $week, $q, $key, $doc, $rating, 'h', 'test', $i, 'r')",
+            " source_uri, source_row, ingest_run_id) VALUES ($id, $week, $q, $key, $doc, $rating, hash($id), 'test', $i, 'r')",
             {"id": f"{split}-{i}", "week": week, "q": f"{split} query {i}", "key": key, "doc": f"doc {i}", "rating": 1 + i % 5, "i": i},
         )
         con.execute("INSERT INTO splits (query_key, split, first_week) VALUES ($key, $split, $week)", {"key": key, "split": split, "week": week})

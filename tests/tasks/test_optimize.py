@@ -245,9 +245,9 @@ def store_week(con) -> None:
             con.execute(
                 "INSERT INTO annotations (annotation_id, week, query, query_key, document, doc_id, rating, "
                 "explanation, annotator, content_hash, source_uri, source_row, ingest_run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'h', 'test', 0, 'run')",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, hash(?), 'test', 0, 'run')",
                 [example.id, WEEK, example.query, key, example.document, example.doc_id, example.gold,
-                 example.explanation, example.annotator],
+                 example.explanation, example.annotator, example.id],
             )
             con.execute("INSERT INTO splits (query_key, split, first_week) VALUES (?, ?, ?)", [key, split, WEEK])
 

@@ -25,7 +25,7 @@ INSERT INTO annotations (annotation_id, week, query, query_key, document, doc_id
     source_uri, source_row, ingest_run_id)
 VALUES ($id, $week, $query, $key, $document, $doc_id, $rating, 'because', 'rater_ana',
     'A title', 'wiki', TIMESTAMP '2025-01-02 03:04:05', TIMESTAMP '2026-11-10 09:00:00',
-    $id, 'test://rows', 0, 'run-test')
+    hash($id), 'test://rows', 0, 'run-test')
 """
 
 
@@ -50,7 +50,7 @@ def add(con, week, query, document="doc", *, ann_id=None, rating=3):
 BULK_INSERT = """
 INSERT INTO annotations (annotation_id, week, query, query_key, document, doc_id, rating,
     content_hash, source_uri, source_row, ingest_run_id)
-SELECT $week || ':' || q || ':' || d, $week, q, judgeflow_query_key(q), d, d, 3, 'h', 'test://rows', 0, 'run-test'
+SELECT $week || ':' || q || ':' || d, $week, q, judgeflow_query_key(q), d, d, 3, hash(d), 'test://rows', 0, 'run-test'
 FROM (SELECT unnest($queries) AS q, unnest($documents) AS d)
 """
 
@@ -172,7 +172,7 @@ def test_ratios_are_roughly_respected_on_two_thousand_queries(con):
         INSERT INTO annotations (annotation_id, week, query, query_key, document, rating,
             content_hash, source_uri, source_row, ingest_run_id)
         SELECT 'a' || i, '2026-W40', 'query number ' || i, judgeflow_query_key('query number ' || i),
-            'd', 3, 'h', 'test://rows', i, 'run-test'
+            'd', 3, hash(i), 'test://rows', i, 'run-test'
         FROM range(2000) AS t(i)
         """
     )
@@ -255,7 +255,7 @@ INSERT INTO annotations (annotation_id, week, query, query_key, document, doc_id
     source_uri, source_row, ingest_run_id)
 SELECT annotation_id, $week, query, judgeflow_query_key(query), document, doc_id,
     rating::INTEGER, explanation, annotator, title, doc_type, modified_at::TIMESTAMP,
-    created_at::TIMESTAMP, annotation_id, $path, 0, 'run-test'
+    created_at::TIMESTAMP, hash(annotation_id), $path, 0, 'run-test'
 FROM read_json_auto($path)
 WHERE query IS NOT NULL AND document <> '' AND TRY_CAST(rating AS INTEGER) BETWEEN 1 AND 5
 QUALIFY row_number() OVER (PARTITION BY annotation_id ORDER BY created_at) = 1
