@@ -48,7 +48,8 @@ CASE
             }
     WHEN regexp_matches(document, '^[\s\p{Z}]*$')
         THEN { 'code': 'empty_document', 'message': 'document is empty or whitespace' }
-    WHEN length(document) > max_document_chars
+    -- strlen (bytes) bounds length (characters) and costs ~0.02 s per 1M documents, not ~0.1 s
+    WHEN strlen(document) > max_document_chars AND length(document) > max_document_chars
         THEN
             {
                 'code': 'document_too_long',

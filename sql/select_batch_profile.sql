@@ -27,7 +27,14 @@ SELECT
     count(*) FILTER (
         WHERE
         c.reason_code IS NULL
-        AND NOT coalesce(length(c.document) BETWEEN 1 AND $max_document_chars, FALSE)
+        AND NOT coalesce(
+            -- characters are at most bytes: count them only when the bytes pass the limit
+            CASE
+                WHEN strlen(c.document) <= $max_document_chars THEN strlen(c.document) >= 1
+                ELSE length(c.document) BETWEEN 1 AND $max_document_chars
+            END,
+            FALSE
+        )
     ) AS rows_with_document_out_of_bounds,
     (SELECT coalesce(sum(r.n), 0) FROM repeated_ids AS r) AS rows_sharing_an_id,
     count(*) FILTER (

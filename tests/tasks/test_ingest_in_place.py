@@ -76,12 +76,15 @@ def test_clean_and_bad_string_rows_agree_with_the_jsonl_path(tmp_path):
 
 
 def test_a_document_over_the_limit_and_sql_looking_text(tmp_path):
-    rows = [good(i) for i in range(3)]
+    rows = [good(i) for i in range(5)]
     rows[0] |= {"document": "x" * 200_001}  # max_document_chars is 200,000
     rows[1] |= {"query": "'; DROP TABLE production_samples; --"}
+    rows[2] |= {"document": "\u00e9" * 200_000}  # 400,000 bytes but 200,000 characters: in
+    rows[3] |= {"document": "\u00e9" * 200_001}
     _, ingested, quarantined = compare(tmp_path, rows)
-    assert quarantined == [(1, "document_too_long")]
+    assert quarantined == [(1, "document_too_long"), (4, "document_too_long")]
     assert ingested[0][2] == "'; DROP TABLE production_samples; --"
+    assert [r[0] for r in ingested] == [2, 3, 5]
 
 
 def test_a_number_where_text_belongs_is_a_wrong_type(tmp_path):
