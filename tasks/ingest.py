@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -103,11 +103,12 @@ def _empty_counts() -> dict[str, Any]:
 
 
 def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    queries = [q for (q,) in con.execute(sql(f"select_clean_{source}_queries")).fetchall()]
-    frame = pd.DataFrame({"query": queries, "query_key": [query_key(q) for q in queries]})
-    con.register("new_query_keys", frame)
+    """Add the keys of the source's clean queries batch_query_keys lacks: stored or computed."""
+    found = con.execute(sql(f"select_clean_{source}_queries")).fetchall()
+    new = pa.table({"query": [q for q, _ in found], "query_key": [k or query_key(q) for q, k in found]})
+    con.register("new_query_keys", new)
     try:
-        con.execute("INSERT OR IGNORE INTO batch_query_keys SELECT query, query_key FROM new_query_keys")
+        con.execute("INSERT INTO batch_query_keys SELECT query, query_key FROM new_query_keys")
     finally:
         con.unregister("new_query_keys")
 

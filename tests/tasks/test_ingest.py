@@ -149,6 +149,20 @@ def test_stored_query_keys_are_the_split_modules_keys(tmp_path, db_path):
     assert dict(keyed) == {q: query_key(q) for q in [*tricky, "production only"]} and len(keyed) == len(samples)
 
 
+def test_a_query_whose_key_is_stored_takes_the_stored_key(tmp_path, db_path):
+    # A key is a function of the query alone: ingest reads a stored one instead of recomputing
+    # it (a sentinel here, to tell the two apart) and computes only the keys of new queries.
+    with open_store(db_path) as con:
+        con.execute("INSERT INTO query_keys VALUES ('seen before', 'stored-key')")
+    items = [{"query": q, "document": f"d{i}", "rating": 3} for i, q in enumerate(["seen before", "new query"])]
+    ingest_week(db_path, WEEK, annotations=write_jsonl(tmp_path / "a.jsonl", items),
+                production=write_jsonl(tmp_path / "p.jsonl", [{"query": "seen before", "document": "d"}]))
+    with open_store(db_path) as con:
+        assert dict(con.execute("SELECT query, query_key FROM annotations").fetchall()) == {
+            "seen before": "stored-key", "new query": query_key("new query")}
+        assert con.execute("SELECT count(*) FROM query_keys").fetchone()[0] == 2
+
+
 def test_a_quarantine_rate_above_the_threshold_fails_and_leaves_the_store_as_it_was(tmp_path, db_path):
     ingest_week(db_path, WEEK, annotations=write_jsonl(tmp_path / "a.jsonl", rows(20)))
     before = snapshot(db_path)
