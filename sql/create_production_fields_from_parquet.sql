@@ -59,6 +59,12 @@ SELECT  -- noqa: ST06
     judge_raw_output,
     given_reason,
     given_message,
-    list_has_any([given_id_type, doc_id_type, seen_type], ['OBJECT', 'ARRAY']) AS nested_optional,
+    -- comparisons, not list_has_any over a list built per row (~0.1 s per 1M rows)
+    coalesce(
+        given_id_type IN ('OBJECT', 'ARRAY')
+        OR doc_id_type IN ('OBJECT', 'ARRAY')
+        OR seen_type IN ('OBJECT', 'ARRAY'),
+        FALSE
+    ) AS nested_optional,
     jf_timestamp(seen_text, getvariable('jf_timezone')) AS seen_at
 FROM texts;

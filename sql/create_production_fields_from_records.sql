@@ -21,6 +21,10 @@ SELECT
     v[7] AS judge_raw_output,
     v[8] AS given_reason,
     v[9] AS given_message,
-    list_has_any([t[3], t[4], t[5]], ['OBJECT', 'ARRAY']) AS nested_optional,
+    -- comparisons, not list_has_any over a list built per row (~0.1 s per 1M rows)
+    coalesce(
+        t[3] IN ('OBJECT', 'ARRAY') OR t[4] IN ('OBJECT', 'ARRAY') OR t[5] IN ('OBJECT', 'ARRAY'),
+        FALSE
+    ) AS nested_optional,
     jf_timestamp(v[5], getvariable('jf_timezone')) AS seen_at
 FROM parsed_records;

@@ -110,6 +110,21 @@ def test_a_missing_document_column_stops_the_batch(tmp_path):
         ingest_week(tmp_path / "p.duckdb", WEEK, production=parquet)
 
 
+def test_an_object_or_a_list_where_an_id_or_a_time_belongs_is_a_wrong_type(tmp_path):
+    rows = [good(0), good(1) | {"sample_id": {"a": 1}}, good(2) | {"doc_id": [1, 2]}, good(3) | {"seen_at": {"t": 1}}]
+    array, jsonl, _ = write_all(tmp_path, rows[:1])
+    array.write_text(json.dumps(rows))
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for source in (array, jsonl):
+        _, ingested, quarantined = outcome(tmp_path / f"{source.suffix[1:]}.duckdb", source)
+        assert quarantined == [(2, "wrong_type"), (3, "wrong_type"), (4, "wrong_type")], source.name
+        assert [r[0] for r in ingested] == [1]
+    # A Parquet column has one type: a list column of doc ids makes every row a wrong_type.
+    pq.write_table(pa.Table.from_pylist([{"query": "q", "document": "d", "doc_id": [1]}] * 2), tmp_path / "l.parquet")
+    with pytest.raises(ValidationFailedError, match=r"all 2 rows quarantined \(wrong_type=2\)"):
+        ingest_week(tmp_path / "l.duckdb", WEEK, production=tmp_path / "l.parquet")
+
+
 def test_nested_metadata_is_stored_as_a_json_object(tmp_path):
     rows = [good(i) | {"metadata": {"rank": i, "source": "wiki"}} for i in range(3)]
     _, ingested, quarantined = compare(tmp_path, rows)
