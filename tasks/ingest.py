@@ -104,7 +104,11 @@ def _empty_counts() -> dict[str, Any]:
 
 def _add_query_keys(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Add the keys of the source's clean queries batch_query_keys lacks: stored or computed."""
-    found = con.execute(sql(f"select_clean_{source}_queries")).fetchall()
+    con.execute(sql(f"create_clean_{source}_queries"))
+    try:
+        found = con.execute(sql("select_new_batch_queries")).fetchall()
+    finally:
+        con.execute("DROP VIEW clean_queries")  # a fixed name
     new = pa.table({"query": [q for q, _ in found], "query_key": [k or query_key(q) for q, k in found]})
     con.register("new_query_keys", new)
     try:
