@@ -137,7 +137,8 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
     try:
         if source == "annotations":
             params |= {"timezone": settings.timezone, "scale_lo": settings.scale.lo, "scale_hi": settings.scale.hi}
-            _parse_records(con, "create_staged_records_from_staged_raw")
+            con.execute(sql("create_staged_records_from_staged_raw"))
+            con.execute(sql("create_parsed_records"))
             con.execute(sql("create_checked_annotations"), params)
         else:
             _check_production(con, files, infos, settings.timezone, params)
@@ -172,10 +173,10 @@ def check_source(con: duckdb.DuckDBPyConnection, source: str, week: str, files: 
     }
 
 
-def _parse_records(con: duckdb.DuckDBPyConnection, staged_records: str) -> None:
-    """Point staged_records at its source (the named SQL file) and parse it (parsed_records)."""
-    con.execute(sql(staged_records))
+def _production_fields_from_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Parse the records staged_records points at into the production_fields the checks read."""
     con.execute(sql("create_parsed_records"))
+    con.execute(sql("create_production_fields_from_records"))
 
 
 def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], infos: list[dict[str, object]],
@@ -193,8 +194,8 @@ def _check_production(con: duckdb.DuckDBPyConnection, files: list[SourceFile], i
         else:
             info.update(_check_jsonl_in_place(con, file, params))
     # Last, so the lines the in-place JSONL reads rejected (staged above) are checked too.
-    _parse_records(con, "create_staged_records_from_staged_raw")
-    con.execute(sql("create_production_fields_from_records"))
+    con.execute(sql("create_staged_records_from_staged_raw"))
+    _production_fields_from_records(con)
     con.execute(sql("insert_checked_production"), params)
 
 
@@ -210,19 +211,17 @@ def _check_jsonl_in_place(con: duckdb.DuckDBPyConnection, file: SourceFile, para
         con.execute(sql("number_checked_production_lines"), uri)
         return {"reader": "json records", "rejected_lines": 0}
     read_jsonl_in_place(con, file, "staged_records")
-    con.execute(sql("create_parsed_records"))
-    con.execute(sql("create_production_fields_from_records"))
+    _production_fields_from_records(con)
     try:
         con.execute(sql("insert_checked_production"), params)
     except duckdb.Error as exc:
         raise unreadable(file, exc, "fix the file or convert it") from exc
-    con.execute(sql("number_checked_production_lines"), uri)
+    con.execute(sql("number_checked_production_lines"), uri)  # ordinals, blank lines included
+    con.execute(sql("delete_checked_production_blank_lines"), uri)
     rejected = con.execute(sql("count_rejected_lines")).fetchone()[0]
     if rejected:
         con.execute(sql("create_file_line_macro"))
         con.execute(sql("skip_rejected_checked_production_lines"), uri)
-    con.execute(sql("delete_checked_production_blank_lines"), uri)
-    if rejected:
         con.execute(sql("insert_staged_rejects"), {**uri, "format": "jsonl"})
     return {"reader": "lines", "rejected_lines": rejected}
 
@@ -242,8 +241,7 @@ def _check_jsonl_records(con: duckdb.DuckDBPyConnection, file: SourceFile, param
     if file.local_path.lower().endswith(".gz"):
         return False
     read_jsonl_records_in_place(con, file, "staged_records")
-    con.execute(sql("create_parsed_records"))
-    con.execute(sql("create_production_fields_from_records"))
+    _production_fields_from_records(con)
     try:
         con.execute(sql("insert_checked_production"), params)
     except duckdb.InterruptException:
